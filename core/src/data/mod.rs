@@ -1,0 +1,1 @@
+//! Tasks, data files, splits and batching.

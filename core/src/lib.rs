@@ -1,0 +1,10 @@
+//! bipeft-core: the BIPEFT search (Chang et al., Findings of EMNLP 2024) on burn,
+//! generic over the backend: backbones, PEFT modules, search spaces, data, metrics.
+
+pub mod backbone;
+pub mod data;
+pub mod error;
+pub mod loader;
+pub mod metrics;
+
+pub use error::{Error, Result};

@@ -1,0 +1,4 @@
+//! One file per subcommand.
+
+pub mod data;
+pub mod model_check;

@@ -1,0 +1,33 @@
+//! `bipeft`: budget-guided search for parameter-efficient fine-tuning, from the command line.
+
+mod backend;
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bipeft", version, about = "Budget-guided iterative search for parameter-efficient fine-tuning (BIPEFT)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a Hugging Face model on one input and print its output (to compare with `transformers`).
+    ModelCheck(commands::model_check::Args),
+    /// Show a task's splits, labels and token lengths before a long search.
+    Data(commands::data::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::ModelCheck(args) => commands::model_check::run(args),
+        Command::Data(args) => commands::data::run(args),
+    };
+    if let Err(error) = outcome {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
