@@ -217,13 +217,13 @@ impl BertConfig {
                 return Err(malformed(format!("field `{field}` must be positive")));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(malformed(format!(
                 "field `hidden_size` ({}) must be a multiple of `num_attention_heads` ({})",
                 self.hidden_size, self.num_attention_heads
             )));
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps <= 0.0 || !self.layer_norm_eps.is_finite() {
             return Err(malformed(format!(
                 "field `layer_norm_eps` must be positive, found {}",
                 self.layer_norm_eps
