@@ -1,0 +1,97 @@
+//! Multi-head self-attention with its output projection, residual and LayerNorm
+//! (`BertAttention` = `BertSelfAttention` + `BertSelfOutput` in transformers,
+//! eager path: `softmax(q kᵀ / sqrt(d_head) + mask) v`).
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{activation::softmax, backend::Backend, Tensor};
+
+use super::config::BertConfig;
+use super::layer_norm::{BertLayerNorm, BertLayerNormConfig};
+use super::linear::init_linear;
+use crate::backbone::hooks::{Hooks, Point, Site, Stack};
+
+/// One block's attention sub-layer.
+#[derive(Module, Debug)]
+pub struct BertAttention<B: Backend> {
+    /// `attention.self.query`
+    pub query: Linear<B>,
+    /// `attention.self.key`
+    pub key: Linear<B>,
+    /// `attention.self.value`
+    pub value: Linear<B>,
+    /// `attention.output.dense`
+    pub output: Linear<B>,
+    /// `attention.output.LayerNorm`
+    pub norm: BertLayerNorm<B>,
+    #[module(skip)]
+    pub num_heads: usize,
+}
+
+impl<B: Backend> BertAttention<B> {
+    /// Randomly initialised, as transformers does.
+    pub fn init(config: &BertConfig, device: &B::Device) -> Self {
+        let h = config.hidden_size;
+        let std = config.initializer_range;
+        BertAttention {
+            query: init_linear(h, h, std, device),
+            key: init_linear(h, h, std, device),
+            value: init_linear(h, h, std, device),
+            output: init_linear(h, h, std, device),
+            norm: BertLayerNormConfig::new(h)
+                .with_epsilon(config.layer_norm_eps)
+                .init(device),
+            num_heads: config.num_attention_heads,
+        }
+    }
+
+    /// # Shapes
+    /// - hidden: `[batch, seq, hidden]` (the block's input)
+    /// - mask_bias: `[batch, 1, 1, seq]`, 0 for tokens and a large negative
+    ///   number for padding (see [`super::model::attention_mask_bias`])
+    /// - output: `[batch, seq, hidden]`
+    pub fn forward<H: Hooks<B> + ?Sized>(
+        &self,
+        hidden: Tensor<B, 3>,
+        mask_bias: Tensor<B, 4>,
+        layer: usize,
+        hooks: &H,
+    ) -> Tensor<B, 3> {
+        let site = |point| Site::new(Stack::Encoder, layer, point);
+        let [batch, seq, width] = hidden.dims();
+        let d_head = width / self.num_heads;
+        let heads = |x: Tensor<B, 3>| {
+            x.reshape([batch, seq, self.num_heads, d_head])
+                .swap_dims(1, 2)
+        };
+
+        let q = hooks.linear(
+            site(Point::Query),
+            &hidden,
+            self.query.forward(hidden.clone()),
+        );
+        let k = hooks.linear(site(Point::Key), &hidden, self.key.forward(hidden.clone()));
+        let v = hooks.linear(
+            site(Point::Value),
+            &hidden,
+            self.value.forward(hidden.clone()),
+        );
+
+        // Scaling q rather than the scores (as transformers does) is the same
+        // product, and hands prefix-tuning the query as it enters q kᵀ.
+        let q = heads(q) * (d_head as f64).powf(-0.5);
+        let scores = q.clone().matmul(heads(k).swap_dims(2, 3)) + mask_bias;
+        let context = softmax(scores, 3).matmul(heads(v));
+        let context = hooks.attention(site(Point::Attention), &q, context);
+        let merged = context.swap_dims(1, 2).reshape([batch, seq, width]);
+
+        let out = hooks.linear(
+            site(Point::AttnOutput),
+            &merged,
+            self.output.forward(merged.clone()),
+        );
+        let out = hooks.sublayer(site(Point::AttnSublayer), &hidden, out);
+        self.norm
+            .forward(out + hidden, site(Point::AttnNorm), hooks)
+    }
+}
