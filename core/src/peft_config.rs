@@ -176,10 +176,11 @@ impl PeftConfig {
 
     /// Parses and validates JSON text; `file` names it in errors.
     pub fn from_json(text: &str, file: &str) -> Result<PeftConfig> {
-        let config: PeftConfig = serde_json::from_str(text).map_err(|e| Error::MalformedConfig {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
+        let config: PeftConfig =
+            serde_json::from_str(text).map_err(|e| Error::MalformedConfig {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
         config.validate().map_err(|e| match e {
             Error::MalformedConfig { message, .. } => Error::MalformedConfig {
                 file: file.to_string(),

@@ -57,7 +57,10 @@ mod tests {
         let dev = Default::default();
         let x = Tensor::<B, 3>::from_floats([[[1.0, 2.0], [3.0, 4.0]]], &dev);
         let fresh = BitFitConfig::new(2).init::<B>(&dev);
-        fresh.forward(x.clone()).into_data().assert_eq(&x.clone().into_data(), true);
+        fresh
+            .forward(x.clone())
+            .into_data()
+            .assert_eq(&x.clone().into_data(), true);
         let fit = BitFit::<B> {
             bias: Param::from_tensor(Tensor::from_floats([0.5, -1.0], &dev)),
         };

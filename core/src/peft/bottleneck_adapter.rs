@@ -101,7 +101,7 @@ impl<B: Backend> BottleneckAdapter<B> {
         }
         Ok(BottleneckAdapter {
             down: first_cols(&self.down, width),
-            down_bias: Param::from_tensor(self.down_bias.val().slice([0..width])),
+            down_bias: Param::from_tensor(self.down_bias.val().narrow(0, 0, width)),
             up: first_rows(&self.up, width),
             up_bias: Param::from_tensor(self.up_bias.val()),
         })
@@ -130,7 +130,8 @@ mod tests {
     }
 
     fn g(x: f64) -> f32 {
-        (0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh()))
+        (0.5 * x
+            * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh()))
             as f32
     }
 
@@ -167,7 +168,10 @@ mod tests {
                 .unwrap()
                 .forward(x.clone())
                 .into_data()
-                .assert_approx_eq::<f32>(&TensorData::from([[expected]]), Tolerance::absolute(1e-5));
+                .assert_approx_eq::<f32>(
+                    &TensorData::from([[expected]]),
+                    Tolerance::absolute(1e-5),
+                );
             let mut w = [0.0f32; 2];
             w[width - 1] = 1.0;
             let (a, b) = RankMixer::new(&[(vec![1, 2], vec![1.0, 1.0])])
@@ -176,7 +180,10 @@ mod tests {
             adapter
                 .forward_mixed(x.clone(), a.reshape([2]), b.reshape([2]), on)
                 .into_data()
-                .assert_approx_eq::<f32>(&TensorData::from([[expected]]), Tolerance::absolute(1e-5));
+                .assert_approx_eq::<f32>(
+                    &TensorData::from([[expected]]),
+                    Tolerance::absolute(1e-5),
+                );
         }
     }
 

@@ -32,7 +32,11 @@ impl LoraConfig {
     /// A: Kaiming-uniform (`±1/√d_in`); B: zero.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Lora<B> {
         Lora {
-            a: uniform([self.d_in, self.rank], linear_default_bound(self.d_in), device),
+            a: uniform(
+                [self.d_in, self.rank],
+                linear_default_bound(self.d_in),
+                device,
+            ),
             b: zeros([self.rank, self.d_out], device),
         }
     }
@@ -105,8 +109,14 @@ mod tests {
     fn hand_made<Bk: Backend>() -> Lora<Bk> {
         let dev = Default::default();
         Lora {
-            a: Param::from_tensor(Tensor::from_floats([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]], &dev)),
-            b: Param::from_tensor(Tensor::from_floats([[1.0, 1.0], [2.0, 0.0], [0.0, 3.0]], &dev)),
+            a: Param::from_tensor(Tensor::from_floats(
+                [[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]],
+                &dev,
+            )),
+            b: Param::from_tensor(Tensor::from_floats(
+                [[1.0, 1.0], [2.0, 0.0], [0.0, 3.0]],
+                &dev,
+            )),
         }
     }
 
@@ -117,13 +127,22 @@ mod tests {
     #[test]
     fn fresh_module_adds_exactly_zero() {
         let lora = LoraConfig::new(6, 5, 8).init::<B>(&Default::default());
-        let x = Tensor::<B, 3>::random([2, 3, 6], burn::tensor::Distribution::Default, &Default::default());
+        let x = Tensor::<B, 3>::random(
+            [2, 3, 6],
+            burn::tensor::Distribution::Default,
+            &Default::default(),
+        );
         let delta = lora.forward(x.clone(), 1.0);
-        delta.into_data().assert_eq(&TensorData::zeros::<f32, _>([2, 3, 5]), true);
-        let (a, b) = RankMixer::new(&[(vec![1, 4, 8], vec![1.0; 3])])
-            .units(Tensor::<B, 2>::from_floats([[0.2, 0.3, 0.5]], &Default::default()));
+        delta
+            .into_data()
+            .assert_eq(&TensorData::zeros::<f32, _>([2, 3, 5]), true);
+        let (a, b) = RankMixer::new(&[(vec![1, 4, 8], vec![1.0; 3])]).units(
+            Tensor::<B, 2>::from_floats([[0.2, 0.3, 0.5]], &Default::default()),
+        );
         let mixed = lora.forward_mixed(x, a.reshape([8]), b.reshape([8]));
-        mixed.into_data().assert_eq(&TensorData::zeros::<f32, _>([2, 3, 5]), true);
+        mixed
+            .into_data()
+            .assert_eq(&TensorData::zeros::<f32, _>([2, 3, 5]), true);
     }
 
     #[test]
@@ -134,9 +153,10 @@ mod tests {
         let cases = [(1, [1.0f32, 1.0]), (2, [5.0, 1.0]), (3, [5.0, 1.0])];
         for (rank, expected) in cases {
             let cut = lora.truncate(rank).unwrap();
-            cut.forward(x(), 2.0)
-                .into_data()
-                .assert_eq(&TensorData::from([[[2.0 * expected[0], 2.0 * expected[1]]]]), true);
+            cut.forward(x(), 2.0).into_data().assert_eq(
+                &TensorData::from([[[2.0 * expected[0], 2.0 * expected[1]]]]),
+                true,
+            );
             // The same through the mixture with a one-hot weight on that rank.
             let mixer = RankMixer::new(&[(vec![1, 2, 3], vec![2.0; 3])]);
             let mut w = [0.0f32; 3];
@@ -144,7 +164,10 @@ mod tests {
             let (a, b) = mixer.units(Tensor::<B, 2>::from_floats([w], &Default::default()));
             lora.forward_mixed(x(), a.reshape([3]), b.reshape([3]))
                 .into_data()
-                .assert_eq(&TensorData::from([[[2.0 * expected[0], 2.0 * expected[1]]]]), true);
+                .assert_eq(
+                    &TensorData::from([[[2.0 * expected[0], 2.0 * expected[1]]]]),
+                    true,
+                );
         }
         assert!(lora.truncate(4).is_err());
     }
@@ -162,8 +185,10 @@ mod tests {
         let delta = lora.forward_mixed(x(), a.reshape([3]), b.reshape([3]));
         let grads = delta.sum().backward();
         let gw = w.grad(&grads).unwrap();
-        gw.into_data()
-            .assert_approx_eq::<f32>(&TensorData::from([[2.0f32, 5.0]]), Tolerance::absolute(1e-5));
+        gw.into_data().assert_approx_eq::<f32>(
+            &TensorData::from([[2.0f32, 5.0]]),
+            Tolerance::absolute(1e-5),
+        );
         // The factors themselves still learn through both paths.
         assert!(lora.b.grad(&grads).is_some() && lora.a.grad(&grads).is_some());
     }

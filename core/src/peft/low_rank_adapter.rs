@@ -229,24 +229,30 @@ mod tests {
     fn hand_computed_output_at_each_rank() {
         let adapter = hand_made::<B>();
         let h = Tensor::<B, 3>::from_floats([[[2.0, 1.0]]], &Default::default());
-        let g = |x: f64| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh());
+        let g = |x: f64| {
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
+        };
         // Rank 2: down = [2, 1]·L·R + 0.5 = 2 - 1 + 0.5 = 1.5; up = g(1.5)·[2, 1]·R + [0, 1] = g·[2, 3] + [0, 1].
         // Rank 1: down = 2·1 + 0.5 = 2.5; up = g(2.5)·[2]·R[0] + [0, 1] = [2g, 1].
         let (g2, g1) = (g(1.5) as f32, g(2.5) as f32);
         let cases = [(2, [2.0 * g2, 3.0 * g2 + 1.0]), (1, [2.0 * g1, 1.0])];
         for (rank, expected) in cases {
             let out = adapter.truncate(rank).unwrap().forward(h.clone());
-            out.into_data()
-                .assert_approx_eq::<f32>(&TensorData::from([[expected]]), Tolerance::absolute(1e-5));
+            out.into_data().assert_approx_eq::<f32>(
+                &TensorData::from([[expected]]),
+                Tolerance::absolute(1e-5),
+            );
             let mut w = [0.0f32; 2];
             w[rank - 1] = 1.0;
             let (a, b) = RankMixer::new(&[(vec![1, 2], vec![1.0, 1.0])])
                 .units(Tensor::<B, 2>::from_floats([w], &Default::default()));
             let on = Tensor::<B, 1>::from_floats([1.0], &Default::default());
             let mixed = adapter.forward_mixed(h.clone(), a.reshape([2]), b.reshape([2]), on);
-            mixed
-                .into_data()
-                .assert_approx_eq::<f32>(&TensorData::from([[expected]]), Tolerance::absolute(1e-5));
+            mixed.into_data().assert_approx_eq::<f32>(
+                &TensorData::from([[expected]]),
+                Tolerance::absolute(1e-5),
+            );
         }
     }
 
@@ -257,12 +263,21 @@ mod tests {
         let h = Tensor::<AB, 3>::from_floats([[[2.0, 1.0]]], &dev);
         let w = Tensor::<AB, 2>::from_floats([[0.0, 1.0]], &dev).require_grad();
         let on = Tensor::<AB, 1>::from_floats([1.0], &dev).require_grad();
-        let (a, b) = RankMixer::new(&[(vec![1, 2], vec![1.0, 1.0])]).units(w.clone() * on.clone().reshape([1, 1]));
+        let (a, b) = RankMixer::new(&[(vec![1, 2], vec![1.0, 1.0])])
+            .units(w.clone() * on.clone().reshape([1, 1]));
         let out = adapter.forward_mixed(h, a.reshape([2]), b.reshape([2]), on.clone());
         let grads = out.sum().backward();
-        let g_on = on.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap()[0];
+        let g_on = on
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()[0];
         let g_w = w.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
         assert!(g_on.abs() > 1e-3, "on gate gradient {g_on}");
-        assert!(g_w.iter().all(|g| g.abs() > 1e-3), "rank weight gradients {g_w:?}");
+        assert!(
+            g_w.iter().all(|g| g.abs() > 1e-3),
+            "rank weight gradients {g_w:?}"
+        );
     }
 }

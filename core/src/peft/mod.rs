@@ -23,7 +23,9 @@ pub use bitfit::{BitFit, BitFitConfig};
 pub use bottleneck_adapter::{BottleneckAdapter, BottleneckAdapterConfig};
 pub use lnfit::{LnFit, LnFitConfig};
 pub use lora::{Lora, LoraConfig};
-pub use low_rank_adapter::{LowRankAdapter, LowRankAdapterConfig, LowRankLinear, LowRankLinearConfig};
+pub use low_rank_adapter::{
+    LowRankAdapter, LowRankAdapterConfig, LowRankLinear, LowRankLinearConfig,
+};
 pub use model::PeftModel;
 pub use modules::{ModuleSpec, PeftModules, Placement};
 pub use options::{BottleneckInit, LoraScaling, PeftOptions};

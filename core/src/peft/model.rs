@@ -76,12 +76,23 @@ impl<B: Backend> PeftModel<B> {
         }
         let (modules, index) =
             PeftModules::init(&specs, &config.backbone, &config.options, device)?;
-        Ok(PeftModel {
+        Ok(Self::from_parts(modules, &specs, index, scales))
+    }
+
+    /// Assembles a model from modules placed by `specs` (`index`: each spec's
+    /// module within its kind's list; `scales`: LoRA factors per spec).
+    pub(crate) fn from_parts(
+        modules: PeftModules<B>,
+        specs: &[ModuleSpec],
+        index: Vec<usize>,
+        scales: Vec<f64>,
+    ) -> Self {
+        PeftModel {
             modules,
-            placement: Placement::new(&specs, index),
+            placement: Placement::new(specs, index),
             ranks: specs.iter().map(|s| s.rank).collect(),
             scales,
-        })
+        }
     }
 
     fn module(&self, site: Site, kind: Kind) -> Option<(usize, usize)> {

@@ -12,8 +12,8 @@ use crate::space::{BackboneShape, Kind};
 
 use super::{
     BitFit, BitFitConfig, BottleneckAdapter, BottleneckAdapterConfig, LnFit, LnFitConfig, Lora,
-    LoraConfig, LowRankAdapter, LowRankAdapterConfig, PeftOptions, PrefixLayer,
-    PrefixLayerConfig, PrefixTrunk, PrefixTrunkConfig,
+    LoraConfig, LowRankAdapter, LowRankAdapterConfig, PeftOptions, PrefixLayer, PrefixLayerConfig,
+    PrefixTrunk, PrefixTrunkConfig,
 };
 
 /// One module to create: its kind, site, widths and rank (0 for on/off kinds).
@@ -42,15 +42,9 @@ pub struct PeftModules<B: Backend> {
 }
 
 impl<B: Backend> PeftModules<B> {
-    /// Creates one freshly initialised module per spec; returns the index of
-    /// each within its kind's list.
-    pub fn init(
-        specs: &[ModuleSpec],
-        shape: &BackboneShape,
-        options: &PeftOptions,
-        device: &B::Device,
-    ) -> Result<(Self, Vec<usize>)> {
-        let mut m = PeftModules {
+    /// No modules.
+    pub fn empty() -> Self {
+        PeftModules {
             lora: Vec::new(),
             adapter: Vec::new(),
             bitfit: Vec::new(),
@@ -59,7 +53,18 @@ impl<B: Backend> PeftModules<B> {
             parallel_adapter: Vec::new(),
             prefix: Vec::new(),
             prefix_trunk: None,
-        };
+        }
+    }
+
+    /// Creates one freshly initialised module per spec; returns the index of
+    /// each within its kind's list.
+    pub fn init(
+        specs: &[ModuleSpec],
+        shape: &BackboneShape,
+        options: &PeftOptions,
+        device: &B::Device,
+    ) -> Result<(Self, Vec<usize>)> {
+        let mut m = PeftModules::empty();
         let mut index = Vec::with_capacity(specs.len());
         let mut prefix_length = 0;
         for spec in specs {
@@ -70,7 +75,11 @@ impl<B: Backend> PeftModules<B> {
                     spec.kind,
                     spec.site,
                     spec.rank,
-                    if needs_rank { "needs a positive rank" } else { "is on/off and takes none" }
+                    if needs_rank {
+                        "needs a positive rank"
+                    } else {
+                        "is on/off and takes none"
+                    }
                 )));
             }
             let at = match spec.kind {

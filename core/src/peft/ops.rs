@@ -56,7 +56,11 @@ pub fn normal<B: Backend, const D: usize>(
     std: f64,
     device: &B::Device,
 ) -> Param<Tensor<B, D>> {
-    Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, std), device))
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Normal(0.0, std),
+        device,
+    ))
 }
 
 /// A trainable tensor of zeros.
@@ -104,13 +108,7 @@ mod tests {
         // transformers' NewGELUActivation at -2, -0.5, 0, 1, 3 (computed by hand from the formula).
         let x = Tensor::<B, 1>::from_floats([-2.0, -0.5, 0.0, 1.0, 3.0], &Default::default());
         let y = gelu_new(x).into_data();
-        let expected = TensorData::from([
-            -0.045_402_3_f32,
-            -0.154_285_99,
-            0.0,
-            0.841_191_97,
-            2.996_362_7,
-        ]);
+        let expected = TensorData::from([-0.045_402_3_f32, -0.154_286, 0.0, 0.841_192, 2.996_363]);
         y.assert_approx_eq::<f32>(&expected, burn::tensor::Tolerance::absolute(1e-5));
     }
 

@@ -65,6 +65,22 @@ impl<B: Backend> PrefixTrunk<B> {
         self.embedding.dims()[0]
     }
 
+    /// A copy with only the first `length` embedding rows.
+    pub fn truncate(&self, length: usize) -> crate::Result<Self> {
+        if length == 0 || length > self.length() {
+            return Err(crate::Error::InvalidInput(format!(
+                "cannot cut a length-{} prefix trunk to length {length}",
+                self.length()
+            )));
+        }
+        let d = self.embedding.dims()[1];
+        Ok(PrefixTrunk {
+            embedding: Param::from_tensor(self.embedding.val().slice([0..length, 0..d])),
+            down: self.down.clone(),
+            down_bias: self.down_bias.clone(),
+        })
+    }
+
     /// `relu(E D + d)`: `[length, bottleneck]`, computed once per forward pass.
     pub fn forward(&self) -> Tensor<B, 2> {
         let b = self.down_bias.dims()[0];
@@ -143,9 +159,7 @@ impl<B: Backend> PrefixLayer<B> {
         let values = values.slice([0..heads, 0..length, 0..d_kv]);
         // Heads first, batch and positions flattened: plain batched matmuls
         // over `heads`, no broadcasting of the shared prefix across the batch.
-        let q = query
-            .swap_dims(0, 1)
-            .reshape([heads, batch * seq, d_kv]);
+        let q = query.swap_dims(0, 1).reshape([heads, batch * seq, d_kv]);
         let weights = activation::softmax(q.matmul(keys.swap_dims(1, 2)), 2);
         weights
             .matmul(values)
@@ -183,7 +197,7 @@ impl<B: Backend> PrefixLayer<B> {
         let (keys, values) = self.key_values(trunk);
         let mut mixed: Option<Tensor<B, 4>> = None;
         for (k, &length) in lengths.iter().enumerate() {
-            let w = weights.clone().slice([k..k + 1]).reshape([1, 1, 1, 1]);
+            let w = weights.clone().narrow(0, k, 1).reshape([1, 1, 1, 1]);
             let term = Self::attend(query.clone(), keys.clone(), values.clone(), length) * w;
             mixed = Some(match mixed {
                 Some(sum) => sum + term,
@@ -246,19 +260,28 @@ mod tests {
         layer
             .forward(trunk.clone(), q.clone(), ctx.clone(), 2)
             .into_data()
-            .assert_approx_eq::<f32>(&TensorData::from([[[[10.0 + 0.5 * full]]]]), Tolerance::absolute(1e-5));
+            .assert_approx_eq::<f32>(
+                &TensorData::from([[[[10.0 + 0.5 * full]]]]),
+                Tolerance::absolute(1e-5),
+            );
         // Length 1: only the first row, softmax of one score is 1 → value 3.
         layer
             .forward(trunk.clone(), q.clone(), ctx.clone(), 1)
             .into_data()
-            .assert_approx_eq::<f32>(&TensorData::from([[[[11.5f32]]]]), Tolerance::absolute(1e-5));
+            .assert_approx_eq::<f32>(
+                &TensorData::from([[[[11.5f32]]]]),
+                Tolerance::absolute(1e-5),
+            );
         // Mixture 0.25·length 1 + 0.75·length 2.
         let w = Tensor::<B, 1>::from_floats([0.25, 0.75], &dev);
         let expected = 10.0 + 0.5 * (0.25 * 3.0 + 0.75 * full);
         layer
             .forward_mixed(trunk, q, ctx, &[1, 2], w)
             .into_data()
-            .assert_approx_eq::<f32>(&TensorData::from([[[[expected]]]]), Tolerance::absolute(1e-5));
+            .assert_approx_eq::<f32>(
+                &TensorData::from([[[[expected]]]]),
+                Tolerance::absolute(1e-5),
+            );
     }
 
     #[test]
@@ -274,10 +297,10 @@ mod tests {
             .backward();
         let e = std::f32::consts::E;
         let full = (3.0 + 6.0 * e) / (1.0 + e);
-        w.grad(&grads)
-            .unwrap()
-            .into_data()
-            .assert_approx_eq::<f32>(&TensorData::from([0.5 * 3.0, 0.5 * full]), Tolerance::absolute(1e-5));
+        w.grad(&grads).unwrap().into_data().assert_approx_eq::<f32>(
+            &TensorData::from([0.5 * 3.0, 0.5 * full]),
+            Tolerance::absolute(1e-5),
+        );
         let g_gate = layer.gate.grad(&grads).unwrap().into_data();
         g_gate.assert_approx_eq::<f32>(
             &TensorData::from([0.25 * 3.0 + 0.75 * full]),

@@ -77,13 +77,19 @@ impl RankMixer {
     pub fn units<B: Backend>(&self, weights: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let device = weights.device();
         let (n, k, w) = (self.rows, self.candidates, self.width);
-        let masks = Tensor::<B, 3>::from_data(TensorData::new(self.masks.clone(), [n, k, w]), &device);
-        let scales = Tensor::<B, 2>::from_data(TensorData::new(self.scales.clone(), [n, k]), &device);
+        let masks =
+            Tensor::<B, 3>::from_data(TensorData::new(self.masks.clone(), [n, k, w]), &device);
+        let scales =
+            Tensor::<B, 2>::from_data(TensorData::new(self.scales.clone(), [n, k]), &device);
         let a = (weights.clone() * scales)
             .reshape([n, 1, k])
             .matmul(masks.clone())
             .reshape([n, w]);
-        let b = weights.detach().reshape([n, 1, k]).matmul(masks).reshape([n, w]);
+        let b = weights
+            .detach()
+            .reshape([n, 1, k])
+            .matmul(masks)
+            .reshape([n, w]);
         (a, b)
     }
 }
@@ -102,7 +108,8 @@ mod tests {
             (vec![1, 2, 3], vec![1.0, 1.0, 1.0]),
         ]);
         assert_eq!(mixer.width(), 4);
-        let w = Tensor::<B, 2>::from_floats([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0]], &Default::default());
+        let w =
+            Tensor::<B, 2>::from_floats([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0]], &Default::default());
         let (a, b) = mixer.units(w);
         // Row 0, a: unit 0 in all three candidates: 0.5·2 + 0.25·1 + 0.25·0.5 = 1.375;
         // unit 1 in the last two: 0.25 + 0.125; units 2, 3 in the last: 0.125.

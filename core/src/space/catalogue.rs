@@ -296,6 +296,9 @@ impl Catalogue {
     /// Kinds present, in [`Kind::ALL`] order.
     pub fn kinds(&self) -> Vec<Kind> {
         let present: HashSet<Kind> = self.slots.iter().map(|s| s.kind).collect();
-        Kind::ALL.into_iter().filter(|k| present.contains(k)).collect()
+        Kind::ALL
+            .into_iter()
+            .filter(|k| present.contains(k))
+            .collect()
     }
 }

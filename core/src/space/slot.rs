@@ -120,19 +120,34 @@ mod tests {
     #[test]
     fn counts_for_t5_large_widths() {
         let o = PeftOptions::default();
-        assert_eq!(module_params(Kind::Lora, 1024, 1024, 8, &o).unwrap(), 16_384);
+        assert_eq!(
+            module_params(Kind::Lora, 1024, 1024, 8, &o).unwrap(),
+            16_384
+        );
         assert_eq!(module_params(Kind::Lora, 1024, 4096, 1, &o).unwrap(), 5_120);
         // Adapter at d = 1024, b = 32, r = 4: 4·1056 + 32 + 4·1056 + 1024.
-        assert_eq!(module_params(Kind::Adapter, 1024, 1024, 4, &o).unwrap(), 9_504);
-        assert_eq!(module_params(Kind::BitFit, 1024, 4096, 0, &o).unwrap(), 4_096);
-        assert_eq!(module_params(Kind::LnFit, 1024, 1024, 0, &o).unwrap(), 1_024);
+        assert_eq!(
+            module_params(Kind::Adapter, 1024, 1024, 4, &o).unwrap(),
+            9_504
+        );
+        assert_eq!(
+            module_params(Kind::BitFit, 1024, 4096, 0, &o).unwrap(),
+            4_096
+        );
+        assert_eq!(
+            module_params(Kind::LnFit, 1024, 1024, 0, &o).unwrap(),
+            1_024
+        );
         // Serial adapter, w = 8: 8192 + 8 + 8192 + 1024.
         assert_eq!(
             module_params(Kind::SerialAdapter, 1024, 1024, 8, &o).unwrap(),
             17_416
         );
         // Prefix layer: 2·2048 + 2048 + 1.
-        assert_eq!(module_params(Kind::Prefix, 1024, 1024, 4, &o).unwrap(), 6_145);
+        assert_eq!(
+            module_params(Kind::Prefix, 1024, 1024, 4, &o).unwrap(),
+            6_145
+        );
         assert_eq!(prefix_trunk_params(8, 1024, &o), 8 * 1024 + 2048 + 2);
     }
 
@@ -141,7 +156,11 @@ mod tests {
         let slot = Slot {
             name: "x".into(),
             kind: Kind::Lora,
-            site: Site::new(crate::backbone::Stack::Encoder, 0, crate::backbone::Point::Query),
+            site: Site::new(
+                crate::backbone::Stack::Encoder,
+                0,
+                crate::backbone::Point::Query,
+            ),
             d_in: 4,
             d_out: 4,
             ranks: vec![1, 2],

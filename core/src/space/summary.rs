@@ -54,7 +54,10 @@ pub struct SpaceSummary {
 }
 
 fn per_rank<'a>(slots: impl Iterator<Item = &'a Slot> + Clone) -> Vec<RankTotal> {
-    let ranks: BTreeSet<usize> = slots.clone().flat_map(|s| s.ranks.iter().copied()).collect();
+    let ranks: BTreeSet<usize> = slots
+        .clone()
+        .flat_map(|s| s.ranks.iter().copied())
+        .collect();
     ranks
         .into_iter()
         .map(|rank| {
@@ -201,7 +204,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -86,15 +86,24 @@ mod tests {
 
     #[test]
     fn typos_are_errors() {
-        let err = SpaceDef::from_json(r#"{"name": "x", "rules": [{"kind": "lora", "target": ["q"]}]}"#, "s.json")
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("malformed s.json: unknown field `target`"), "{err}");
+        let err = SpaceDef::from_json(
+            r#"{"name": "x", "rules": [{"kind": "lora", "target": ["q"]}]}"#,
+            "s.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("malformed s.json: unknown field `target`"),
+            "{err}"
+        );
         let err = SpaceDef::from_json(r#"{"name": "x", "rules": [{"kind": "loraa"}]}"#, "s.json")
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown variant `loraa`"), "{err}");
         let err = SpaceDef::resolve("s3").unwrap_err().to_string();
-        assert!(err.contains("neither built in (s1, s2, lora) nor a file"), "{err}");
+        assert!(
+            err.contains("neither built in (s1, s2, lora) nor a file"),
+            "{err}"
+        );
     }
 }

@@ -37,7 +37,11 @@ impl<B: Backend> Gates<B> {
 
     /// Hard gates for a discrete configuration: its modules on at their ranks,
     /// every other slot off.
-    pub fn from_config(catalogue: &Catalogue, config: &PeftConfig, device: &B::Device) -> Result<Self> {
+    pub fn from_config(
+        catalogue: &Catalogue,
+        config: &PeftConfig,
+        device: &B::Device,
+    ) -> Result<Self> {
         let slots = catalogue.slots().len();
         let (rows, k) = (catalogue.rank_slots().len(), catalogue.num_candidates());
         let mut on = vec![0f32; slots];
@@ -66,8 +70,8 @@ impl<B: Backend> Gates<B> {
                 weights[row * k + choice] = 1.0;
             }
         }
-        let rank_weights = (rows > 0)
-            .then(|| Tensor::from_data(TensorData::new(weights, [rows, k]), device));
+        let rank_weights =
+            (rows > 0).then(|| Tensor::from_data(TensorData::new(weights, [rows, k]), device));
         Ok(Gates {
             on: Tensor::from_data(TensorData::new(on, [slots]), device),
             rank_weights,
@@ -83,7 +87,10 @@ impl<B: Backend> Gates<B> {
                 mask.len()
             )));
         }
-        let values: Vec<f32> = mask.iter().map(|&keep| if keep { 1.0 } else { 0.0 }).collect();
+        let values: Vec<f32> = mask
+            .iter()
+            .map(|&keep| if keep { 1.0 } else { 0.0 })
+            .collect();
         let mask = Tensor::from_data(TensorData::new(values, [slots]), &self.on.device());
         Ok(Gates {
             on: self.on * mask,
@@ -113,7 +120,10 @@ impl<B: Backend> Gates<B> {
         let device = self.on.device();
         let weights = match self.rank_weights {
             Some(w) => w,
-            None => Tensor::from_data(TensorData::new(largest_one_hot(rows, k), [rows, k]), &device),
+            None => Tensor::from_data(
+                TensorData::new(largest_one_hot(rows, k), [rows, k]),
+                &device,
+            ),
         };
         let mut keep = vec![1f32; rows * k];
         let mut one_hot = vec![0f32; rows * k];

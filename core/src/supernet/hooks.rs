@@ -55,7 +55,7 @@ impl<'a, B: Backend> SupernetHooks<'a, B> {
     }
 
     fn on(&self, slot: usize) -> Tensor<B, 1> {
-        self.on.clone().slice([slot..slot + 1])
+        self.on.clone().narrow(0, slot, 1)
     }
 
     fn mix(&self, slot: usize) -> Mix<B> {

@@ -11,6 +11,7 @@
 //! let logits = backbone.forward(batch, &supernet.hooks(&gates)?);
 //! ```
 
+mod discretize;
 pub mod gates;
 pub mod hooks;
 pub mod model;

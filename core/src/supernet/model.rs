@@ -69,7 +69,13 @@ impl<B: Backend> Supernet<B> {
                 let scales = slot
                     .ranks
                     .iter()
-                    .map(|&r| if slot.kind == Kind::Lora { scaling.scale(r) } else { 1.0 })
+                    .map(|&r| {
+                        if slot.kind == Kind::Lora {
+                            scaling.scale(r)
+                        } else {
+                            1.0
+                        }
+                    })
                     .collect();
                 (slot.ranks.clone(), scales)
             })
@@ -117,10 +123,14 @@ impl<B: Backend> Supernet<B> {
         let device = on.device();
         let mixture = (rows > 0).then(|| {
             let weights = gates.rank_weights.clone().unwrap_or_else(|| {
-                Tensor::from_data(TensorData::new(largest_one_hot(rows, k), [rows, k]), &device)
+                Tensor::from_data(
+                    TensorData::new(largest_one_hot(rows, k), [rows, k]),
+                    &device,
+                )
             });
             let rank_slots: Vec<i64> = catalogue.rank_slots().iter().map(|&i| i as i64).collect();
-            let index = Tensor::<B, 1, Int>::from_data(TensorData::new(rank_slots, [rows]), &device);
+            let index =
+                Tensor::<B, 1, Int>::from_data(TensorData::new(rank_slots, [rows]), &device);
             // A slot's weight on candidate k is "on" times the rank sample.
             let weights = weights * on.clone().select(0, index).reshape([rows, 1]);
             let (unit_a, unit_b) = self.layout.mixer.units(weights.clone());
