@@ -15,9 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::peft::PeftOptions;
-use crate::space::{
-    prefix_trunk_params, BackboneShape, Catalogue, Kind, SharedPart, SpaceDef, PREFIX_TRUNK,
-};
+use crate::space::{shared_parts, BackboneShape, Catalogue, Kind, SharedPart, SpaceDef};
 
 /// The `format` field of every configuration file.
 pub const FORMAT: &str = "bipeft-peft-config";
@@ -93,7 +91,7 @@ impl PeftConfig {
                 params,
             });
         }
-        let shared = shared_parts(&modules, &catalogue.shape, &catalogue.options);
+        let shared = shared_of(&modules, &catalogue.shape, &catalogue.options);
         let trainable_params = total(&modules, &shared);
         Ok(PeftConfig {
             format: FORMAT.into(),
@@ -151,7 +149,7 @@ impl PeftConfig {
                 _ => {}
             }
         }
-        let shared = shared_parts(&self.modules, &self.backbone, &self.options);
+        let shared = shared_of(&self.modules, &self.backbone, &self.options);
         if shared != self.shared {
             return Err(bad(format!(
                 "shared parts {:?} do not match the modules (expected {shared:?})",
@@ -201,24 +199,17 @@ impl PeftConfig {
     }
 }
 
-/// The prefix trunk, as long as the longest chosen prefix, when any prefix is chosen.
-fn shared_parts(
+/// The shared parts the chosen modules need.
+fn shared_of(
     modules: &[ChosenModule],
     shape: &BackboneShape,
     options: &PeftOptions,
 ) -> Vec<SharedPart> {
-    modules
-        .iter()
-        .filter(|m| m.kind == Kind::Prefix)
-        .filter_map(|m| m.rank)
-        .max()
-        .map(|length| SharedPart {
-            name: PREFIX_TRUNK.into(),
-            kind: Kind::Prefix,
-            params: prefix_trunk_params(length, shape.d_model, options),
-        })
-        .into_iter()
-        .collect()
+    shared_parts(
+        modules.iter().map(|m| (m.kind, m.rank.unwrap_or(0))),
+        shape.d_model,
+        options,
+    )
 }
 
 fn total(modules: &[ChosenModule], shared: &[SharedPart]) -> u64 {

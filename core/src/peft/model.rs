@@ -14,6 +14,7 @@ use crate::space::catalogue::named_sites;
 use crate::space::{module_params, Kind};
 
 use super::modules::{ModuleSpec, PeftModules, Placement};
+use super::PeftOptions;
 
 /// The trainable modules of one configuration.
 #[derive(Module, Debug)]
@@ -38,14 +39,13 @@ impl<B: Backend> PeftModel<B> {
         let named = named_sites(&config.backbone, naming)?;
         let mut by_name = HashMap::new();
         for (info, name) in &named {
-            for kind in crate::space::Kind::ALL {
+            for kind in Kind::ALL {
                 if kind.fits(info.site.point) {
                     by_name.insert((name.as_str(), kind), *info);
                 }
             }
         }
         let mut specs = Vec::with_capacity(config.modules.len());
-        let mut scales = Vec::with_capacity(config.modules.len());
         for m in &config.modules {
             let info = by_name.get(&(m.name.as_str(), m.kind)).ok_or_else(|| {
                 Error::InvalidInput(format!(
@@ -61,11 +61,6 @@ impl<B: Backend> PeftModel<B> {
                     m.kind, m.name, m.params
                 )));
             }
-            scales.push(if m.kind == Kind::Lora {
-                config.options.lora_scaling.scale(rank)
-            } else {
-                1.0
-            });
             specs.push(ModuleSpec {
                 kind: m.kind,
                 site: info.site,
@@ -76,22 +71,25 @@ impl<B: Backend> PeftModel<B> {
         }
         let (modules, index) =
             PeftModules::init(&specs, &config.backbone, &config.options, device)?;
-        Ok(Self::from_parts(modules, &specs, index, scales))
+        Ok(Self::from_parts(modules, &specs, index, &config.options))
     }
 
     /// Assembles a model from modules placed by `specs` (`index`: each spec's
-    /// module within its kind's list; `scales`: LoRA factors per spec).
+    /// module within its kind's list).
     pub(crate) fn from_parts(
         modules: PeftModules<B>,
         specs: &[ModuleSpec],
         index: Vec<usize>,
-        scales: Vec<f64>,
+        options: &PeftOptions,
     ) -> Self {
         PeftModel {
             modules,
             placement: Placement::new(specs, index),
             ranks: specs.iter().map(|s| s.rank).collect(),
-            scales,
+            scales: specs
+                .iter()
+                .map(|s| options.delta_scale(s.kind, s.rank))
+                .collect(),
         }
     }
 

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::space::Kind;
 
 /// How a LoRA delta is scaled.
 ///
@@ -117,6 +118,15 @@ impl PeftOptions {
             }
         }
         Ok(())
+    }
+
+    /// The factor on a module's delta: LoRA's `lora_alpha / r`, 1 for every other kind.
+    pub fn delta_scale(&self, kind: Kind, rank: usize) -> f64 {
+        if kind == Kind::Lora {
+            self.lora_scaling.scale(rank)
+        } else {
+            1.0
+        }
     }
 
     /// The low-rank adapter's bottleneck width at model width `d`.

@@ -14,10 +14,7 @@ use super::def::SpaceDef;
 use super::kind::Kind;
 use super::shape::BackboneShape;
 use super::sites::{sites, SiteInfo};
-use super::slot::{module_params, prefix_trunk_params, SharedPart, Slot};
-
-/// Name of the shared prefix trunk in catalogues and configurations.
-pub const PREFIX_TRUNK: &str = "prefix_trunk";
+use super::slot::{module_params, shared_parts, SharedPart, Slot};
 
 /// Every site of `shape` with its name, checked so that no two sites where the
 /// same kind fits share a name (names, with the kind, identify slots).
@@ -226,19 +223,11 @@ impl Catalogue {
         }
         let candidates = candidates.map_or(0, |(k, _)| k);
 
-        let mut shared = Vec::new();
-        let prefix_length = slots
-            .iter()
-            .filter(|s| s.kind == Kind::Prefix)
-            .map(Slot::max_rank)
-            .max();
-        if let Some(length) = prefix_length {
-            shared.push(SharedPart {
-                name: PREFIX_TRUNK.into(),
-                kind: Kind::Prefix,
-                params: prefix_trunk_params(length, shape.d_model, &options),
-            });
-        }
+        let shared = shared_parts(
+            slots.iter().map(|s| (s.kind, s.max_rank())),
+            shape.d_model,
+            &options,
+        );
         Ok(Catalogue {
             space,
             shape,

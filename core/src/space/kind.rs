@@ -52,6 +52,25 @@ const NORMS: &[Point] = &[
     Point::EmbeddingNorm,
 ];
 
+const LINEARS_AND_NORMS: &[Point] = &[
+    Point::Query,
+    Point::Key,
+    Point::Value,
+    Point::AttnOutput,
+    Point::CrossQuery,
+    Point::CrossKey,
+    Point::CrossValue,
+    Point::CrossOutput,
+    Point::FfnIn,
+    Point::FfnGate,
+    Point::FfnOut,
+    Point::AttnNorm,
+    Point::CrossAttnNorm,
+    Point::FfnNorm,
+    Point::FinalNorm,
+    Point::EmbeddingNorm,
+];
+
 const SUBLAYERS: &[Point] = &[
     Point::AttnSublayer,
     Point::CrossAttnSublayer,
@@ -89,13 +108,13 @@ impl Kind {
     }
 
     /// Hook points where a module of this kind can sit.
-    pub fn points(self) -> Vec<Point> {
+    pub fn points(self) -> &'static [Point] {
         match self {
-            Kind::Lora => LINEARS.to_vec(),
-            Kind::BitFit => LINEARS.iter().chain(NORMS).copied().collect(),
-            Kind::LnFit => NORMS.to_vec(),
-            Kind::Adapter | Kind::SerialAdapter | Kind::ParallelAdapter => SUBLAYERS.to_vec(),
-            Kind::Prefix => vec![Point::Attention],
+            Kind::Lora => LINEARS,
+            Kind::BitFit => LINEARS_AND_NORMS,
+            Kind::LnFit => NORMS,
+            Kind::Adapter | Kind::SerialAdapter | Kind::ParallelAdapter => SUBLAYERS,
+            Kind::Prefix => &[Point::Attention],
         }
     }
 
@@ -122,6 +141,12 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(serde_json::from_str::<Kind>(&json).unwrap(), kind);
         }
+    }
+
+    #[test]
+    fn bitfit_sits_at_every_linear_and_norm() {
+        let both: Vec<Point> = LINEARS.iter().chain(NORMS).copied().collect();
+        assert_eq!(Kind::BitFit.points(), both.as_slice());
     }
 
     #[test]

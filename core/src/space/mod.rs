@@ -18,10 +18,10 @@ pub mod slot;
 pub mod summary;
 mod user;
 
-pub use catalogue::{Catalogue, PREFIX_TRUNK};
+pub use catalogue::Catalogue;
 pub use def::{Rule, SpaceDef};
 pub use kind::Kind;
 pub use shape::{BackboneShape, Family};
 pub use sites::{sites, SiteInfo};
-pub use slot::{module_params, prefix_trunk_params, SharedPart, Slot};
+pub use slot::{module_params, prefix_trunk_params, shared_parts, SharedPart, Slot, PREFIX_TRUNK};
 pub use summary::{KindSummary, RankTotal, SpaceSummary};

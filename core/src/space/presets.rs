@@ -71,7 +71,7 @@ pub fn lora() -> SpaceDef {
     SpaceDef {
         name: "lora".into(),
         ranks: DEFAULT_RANKS.to_vec(),
-        rules: vec![Rule::at(Kind::Lora, &Kind::Lora.points())],
+        rules: vec![Rule::at(Kind::Lora, Kind::Lora.points())],
     }
 }
 

@@ -103,6 +103,29 @@ pub fn prefix_trunk_params(max_length: usize, d_model: usize, options: &PeftOpti
     l * d + d * b + b
 }
 
+/// The shared parts that modules of these kinds and ranks need: the prefix
+/// trunk, as long as the longest prefix, when there is any prefix.
+pub fn shared_parts(
+    modules: impl Iterator<Item = (Kind, usize)>,
+    d_model: usize,
+    options: &PeftOptions,
+) -> Vec<SharedPart> {
+    modules
+        .filter(|&(kind, _)| kind == Kind::Prefix)
+        .map(|(_, length)| length)
+        .max()
+        .map(|length| SharedPart {
+            name: PREFIX_TRUNK.into(),
+            kind: Kind::Prefix,
+            params: prefix_trunk_params(length, d_model, options),
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Name of the shared prefix trunk in catalogues and configurations.
+pub const PREFIX_TRUNK: &str = "prefix_trunk";
+
 /// Parameters shared by several slots (today only the prefix trunk), present
 /// once as soon as one of its slots is on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ impl<B: Backend> Supernet<B> {
         let src = &self.modules;
         let placement = &self.layout().placement;
         let mut modules = PeftModules::empty();
-        let (mut specs, mut index, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut specs, mut index) = (Vec::new(), Vec::new());
         for m in &config.modules {
             let slot_index = catalogue.find_name(&m.name, m.kind).ok_or_else(|| {
                 Error::InvalidInput(format!(
@@ -63,11 +63,6 @@ impl<B: Backend> Supernet<B> {
                 Kind::Prefix => push(&mut modules.prefix, src.prefix[i].clone()),
             };
             index.push(at);
-            scales.push(if m.kind == Kind::Lora {
-                config.options.lora_scaling.scale(rank)
-            } else {
-                1.0
-            });
             specs.push(ModuleSpec {
                 kind: m.kind,
                 site: slot.site,
@@ -84,7 +79,12 @@ impl<B: Backend> Supernet<B> {
         if let (Some(length), Some(trunk)) = (longest_prefix, &src.prefix_trunk) {
             modules.prefix_trunk = Some(trunk.truncate(length)?);
         }
-        Ok(PeftModel::from_parts(modules, &specs, index, scales))
+        Ok(PeftModel::from_parts(
+            modules,
+            &specs,
+            index,
+            &config.options,
+        ))
     }
 }
 

@@ -10,7 +10,7 @@ use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::peft::{ModuleSpec, PeftModules, Placement, RankMixer};
-use crate::space::{Catalogue, Kind};
+use crate::space::Catalogue;
 
 use super::gates::{largest_one_hot, Gates};
 use super::hooks::SupernetHooks;
@@ -60,7 +60,7 @@ impl<B: Backend> Supernet<B> {
             .collect();
         let (modules, index) =
             PeftModules::init(&specs, &catalogue.shape, &catalogue.options, device)?;
-        let scaling = catalogue.options.lora_scaling;
+        let options = &catalogue.options;
         let rows: Vec<(Vec<usize>, Vec<f64>)> = catalogue
             .rank_slots()
             .iter()
@@ -69,13 +69,7 @@ impl<B: Backend> Supernet<B> {
                 let scales = slot
                     .ranks
                     .iter()
-                    .map(|&r| {
-                        if slot.kind == Kind::Lora {
-                            scaling.scale(r)
-                        } else {
-                            1.0
-                        }
-                    })
+                    .map(|&r| options.delta_scale(slot.kind, r))
                     .collect();
                 (slot.ranks.clone(), scales)
             })
