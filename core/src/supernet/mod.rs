@@ -4,7 +4,7 @@
 //! a weight per candidate rank — that the search samples from its
 //! architecture logits.
 //!
-//! ```ignore
+//! ```text
 //! let catalogue = Catalogue::build(&shape, &presets::s1(), &options, |s| backbone.site_name(s))?;
 //! let supernet = Supernet::<B>::new(&catalogue, &device)?;
 //! let gates = Gates::all_on(&catalogue, &device);
