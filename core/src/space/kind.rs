@@ -52,25 +52,6 @@ const NORMS: &[Point] = &[
     Point::EmbeddingNorm,
 ];
 
-const LINEARS_AND_NORMS: &[Point] = &[
-    Point::Query,
-    Point::Key,
-    Point::Value,
-    Point::AttnOutput,
-    Point::CrossQuery,
-    Point::CrossKey,
-    Point::CrossValue,
-    Point::CrossOutput,
-    Point::FfnIn,
-    Point::FfnGate,
-    Point::FfnOut,
-    Point::AttnNorm,
-    Point::CrossAttnNorm,
-    Point::FfnNorm,
-    Point::FinalNorm,
-    Point::EmbeddingNorm,
-];
-
 const SUBLAYERS: &[Point] = &[
     Point::AttnSublayer,
     Point::CrossAttnSublayer,
@@ -108,19 +89,28 @@ impl Kind {
     }
 
     /// Hook points where a module of this kind can sit.
-    pub fn points(self) -> &'static [Point] {
+    pub fn points(self) -> Vec<Point> {
         match self {
-            Kind::Lora => LINEARS,
-            Kind::BitFit => LINEARS_AND_NORMS,
-            Kind::LnFit => NORMS,
-            Kind::Adapter | Kind::SerialAdapter | Kind::ParallelAdapter => SUBLAYERS,
-            Kind::Prefix => &[Point::Attention],
+            Kind::Lora => LINEARS.to_vec(),
+            Kind::BitFit => LINEARS.iter().chain(NORMS).copied().collect(),
+            Kind::LnFit => NORMS.to_vec(),
+            Kind::Adapter | Kind::SerialAdapter | Kind::ParallelAdapter => SUBLAYERS.to_vec(),
+            Kind::Prefix => vec![Point::Attention],
         }
     }
 
-    /// Whether a module of this kind can sit at `point`.
+    /// Whether a module of this kind can sit at `point` (no allocation: the
+    /// catalogue asks this for every site and kind).
     pub fn fits(self, point: Point) -> bool {
-        self.points().contains(&point)
+        match self {
+            Kind::Lora => LINEARS.contains(&point),
+            Kind::BitFit => LINEARS.contains(&point) || NORMS.contains(&point),
+            Kind::LnFit => NORMS.contains(&point),
+            Kind::Adapter | Kind::SerialAdapter | Kind::ParallelAdapter => {
+                SUBLAYERS.contains(&point)
+            }
+            Kind::Prefix => point == Point::Attention,
+        }
     }
 }
 
@@ -144,9 +134,22 @@ mod tests {
     }
 
     #[test]
-    fn bitfit_sits_at_every_linear_and_norm() {
-        let both: Vec<Point> = LINEARS.iter().chain(NORMS).copied().collect();
-        assert_eq!(Kind::BitFit.points(), both.as_slice());
+    fn fits_agrees_with_points() {
+        for kind in Kind::ALL {
+            let points = kind.points();
+            for point in LINEARS
+                .iter()
+                .chain(NORMS)
+                .chain(SUBLAYERS)
+                .chain([&Point::Attention])
+            {
+                assert_eq!(
+                    kind.fits(*point),
+                    points.contains(point),
+                    "{kind} at {point:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -27,19 +27,12 @@ const S1_LINEARS: &[Point] = &[
     Point::FfnOut,
 ];
 
-const NORMS: &[Point] = &[
-    Point::AttnNorm,
-    Point::CrossAttnNorm,
-    Point::FfnNorm,
-    Point::FinalNorm,
-    Point::EmbeddingNorm,
-];
-
 /// S1: LoRA on self-attention q, k, v, o and the FFN linears; a low-rank
 /// adapter after self-attention and after the FFN; BitFit on those linears and
 /// beside every norm; LNFit beside every norm.
 pub fn s1() -> SpaceDef {
-    let bitfit_points: Vec<Point> = S1_LINEARS.iter().chain(NORMS).copied().collect();
+    let norms = Kind::LnFit.points();
+    let bitfit_points: Vec<Point> = S1_LINEARS.iter().chain(&norms).copied().collect();
     SpaceDef {
         name: "s1".into(),
         ranks: DEFAULT_RANKS.to_vec(),
@@ -47,7 +40,7 @@ pub fn s1() -> SpaceDef {
             Rule::at(Kind::Lora, S1_LINEARS),
             Rule::at(Kind::Adapter, &[Point::AttnSublayer, Point::FfnSublayer]),
             Rule::at(Kind::BitFit, &bitfit_points),
-            Rule::at(Kind::LnFit, NORMS),
+            Rule::at(Kind::LnFit, &norms),
         ],
     }
 }
@@ -71,7 +64,7 @@ pub fn lora() -> SpaceDef {
     SpaceDef {
         name: "lora".into(),
         ranks: DEFAULT_RANKS.to_vec(),
-        rules: vec![Rule::at(Kind::Lora, Kind::Lora.points())],
+        rules: vec![Rule::at(Kind::Lora, &Kind::Lora.points())],
     }
 }
 
