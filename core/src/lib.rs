@@ -6,5 +6,9 @@ pub mod data;
 pub mod error;
 pub mod loader;
 pub mod metrics;
+pub mod peft;
+pub mod peft_config;
+pub mod space;
+pub mod supernet;
 
 pub use error::{Error, Result};
