@@ -27,7 +27,9 @@ pub enum AttentionKind {
 impl AttentionKind {
     fn points(self) -> [Point; 4] {
         match self {
-            AttentionKind::SelfAttention => [Point::Query, Point::Key, Point::Value, Point::AttnOutput],
+            AttentionKind::SelfAttention => {
+                [Point::Query, Point::Key, Point::Value, Point::AttnOutput]
+            }
             AttentionKind::Cross => [
                 Point::CrossQuery,
                 Point::CrossKey,
@@ -121,13 +123,19 @@ impl<B: Backend> T5Attention<B> {
         let query = hooks.linear(site(q_point), &hidden, self.q.forward(hidden.clone()));
         let key = hooks.linear(site(k_point), &key_value, self.k.forward(key_value.clone()));
         let value = hooks.linear(site(v_point), &key_value, self.v.forward(key_value.clone()));
-        let (query, key, value) = (self.split_heads(query), self.split_heads(key), self.split_heads(value));
+        let (query, key, value) = (
+            self.split_heads(query),
+            self.split_heads(key),
+            self.split_heads(value),
+        );
 
         // No 1/sqrt(d_kv): see the module doc.
         let scores = query.clone().matmul(key.swap_dims(2, 3)) + bias;
         let context = softmax(scores, 3).matmul(value);
         let context = match kind {
-            AttentionKind::SelfAttention => hooks.attention(site(Point::Attention), &query, context),
+            AttentionKind::SelfAttention => {
+                hooks.attention(site(Point::Attention), &query, context)
+            }
             AttentionKind::Cross => context,
         };
 
@@ -150,6 +158,7 @@ impl<B: Backend> T5Attention<B> {
     /// `[batch, len, heads·d_kv]` → `[batch, heads, len, d_kv]`
     fn split_heads(&self, x: Tensor<B, 3>) -> Tensor<B, 4> {
         let [batch, len, _] = x.dims();
-        x.reshape([batch, len, self.num_heads, self.d_kv]).swap_dims(1, 2)
+        x.reshape([batch, len, self.num_heads, self.d_kv])
+            .swap_dims(1, 2)
     }
 }

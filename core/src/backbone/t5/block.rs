@@ -125,7 +125,9 @@ impl<B: Backend> T5Block<B> {
             hidden = hidden + hooks.sublayer(site(Point::CrossAttnSublayer), &normed, out);
         }
 
-        let normed = self.ffn_norm.forward(hidden.clone(), site(Point::FfnNorm), hooks);
+        let normed = self
+            .ffn_norm
+            .forward(hidden.clone(), site(Point::FfnNorm), hooks);
         let out = self.ffn.forward(normed.clone(), stack, layer, hooks);
         hidden + hooks.sublayer(site(Point::FfnSublayer), &normed, out)
     }

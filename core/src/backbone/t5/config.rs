@@ -158,7 +158,9 @@ impl Fields<'_> {
     fn positive(&self, name: &str, default: Option<usize>) -> Result<usize> {
         let n = self.usize(name, default)?;
         if n == 0 {
-            return Err(malformed(format!("field `{name}` must be at least 1, found 0")));
+            return Err(malformed(format!(
+                "field `{name}` must be at least 1, found 0"
+            )));
         }
         Ok(n)
     }
@@ -185,10 +187,9 @@ impl Fields<'_> {
     fn bool(&self, name: &str) -> Result<Option<bool>> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v
-                .as_bool()
-                .map(Some)
-                .ok_or_else(|| malformed(format!("field `{name}` must be true or false, found {v}"))),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| {
+                malformed(format!("field `{name}` must be true or false, found {v}"))
+            }),
         }
     }
 
@@ -204,7 +205,11 @@ impl Fields<'_> {
 
     /// `eos_token_id`: an int or a list of ints (transformers allows both).
     fn token_ids(&self, name: &str, default: u32) -> Result<Vec<u32>> {
-        let bad = |v: &Value| malformed(format!("field `{name}` must be a token id or a list of them, found {v}"));
+        let bad = |v: &Value| {
+            malformed(format!(
+                "field `{name}` must be a token id or a list of them, found {v}"
+            ))
+        };
         match self.get(name) {
             None => Ok(vec![default]),
             Some(Value::Array(items)) if !items.is_empty() => items
@@ -242,9 +247,11 @@ impl T5Config {
         let f = Fields { map };
 
         if let Some(model_type) = f.get("model_type") {
-            let model_type = model_type
-                .as_str()
-                .ok_or_else(|| malformed(format!("field `model_type` must be a string, found {model_type}")))?;
+            let model_type = model_type.as_str().ok_or_else(|| {
+                malformed(format!(
+                    "field `model_type` must be a string, found {model_type}"
+                ))
+            })?;
             if model_type != "t5" && model_type != "mt5" {
                 return Err(Error::UnknownModelType {
                     found: model_type.to_string(),
@@ -265,13 +272,16 @@ impl T5Config {
             num_decoder_layers: f.positive("num_decoder_layers", Some(num_layers))?,
             num_heads: f.positive("num_heads", None)?,
             relative_attention_num_buckets: f.usize("relative_attention_num_buckets", Some(32))?,
-            relative_attention_max_distance: f.usize("relative_attention_max_distance", Some(128))?,
+            relative_attention_max_distance: f
+                .usize("relative_attention_max_distance", Some(128))?,
             layer_norm_epsilon: f.f64("layer_norm_epsilon", 1e-6)?,
             feed_forward_proj: f.string("feed_forward_proj", "relu")?,
             tie_word_embeddings,
             // transformers: `scale_decoder_outputs = tie_word_embeddings is not False`,
             // overridden by the key itself where a transformers 5 config has it.
-            scale_decoder_outputs: f.bool("scale_decoder_outputs")?.unwrap_or(tie_word_embeddings),
+            scale_decoder_outputs: f
+                .bool("scale_decoder_outputs")?
+                .unwrap_or(tie_word_embeddings),
             // transformers 5 refuses to shift labels without it; T5 checkpoints
             // all start decoding with the pad token, so that is the fallback.
             decoder_start_token_id: f.token_id("decoder_start_token_id", pad_token_id)?,
@@ -294,7 +304,9 @@ impl T5Config {
             ("num_heads", self.num_heads),
         ] {
             if n == 0 {
-                return Err(malformed(format!("field `{name}` must be at least 1, found 0")));
+                return Err(malformed(format!(
+                    "field `{name}` must be at least 1, found 0"
+                )));
             }
         }
         if FeedForward::parse(&self.feed_forward_proj).is_none() {
@@ -327,7 +339,9 @@ impl T5Config {
             )));
         }
         if self.eos_token_id.is_empty() {
-            return Err(malformed("field `eos_token_id` must name at least one token".into()));
+            return Err(malformed(
+                "field `eos_token_id` must name at least one token".into(),
+            ));
         }
         let vocab = self.vocab_size as u64;
         let ids = [
@@ -386,7 +400,11 @@ impl T5Config {
         let encoder = self.num_layers * encoder_block + relative_bias + d;
         let decoder = self.num_decoder_layers * decoder_block + relative_bias + d;
         let embeddings = self.vocab_size * d;
-        let lm_head = if self.has_untied_lm_head() { embeddings } else { 0 };
+        let lm_head = if self.has_untied_lm_head() {
+            embeddings
+        } else {
+            0
+        };
         embeddings + encoder + decoder + lm_head
     }
 
@@ -396,7 +414,10 @@ impl T5Config {
         if let Value::Object(map) = &mut value {
             map.insert("model_type".into(), "t5".into());
             map.insert("is_encoder_decoder".into(), true.into());
-            map.insert("architectures".into(), serde_json::json!(["T5ForConditionalGeneration"]));
+            map.insert(
+                "architectures".into(),
+                serde_json::json!(["T5ForConditionalGeneration"]),
+            );
         }
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
@@ -441,7 +462,10 @@ mod tests {
 
     #[test]
     fn untied_configs_are_not_scaled_unless_they_say_so() {
-        let flan = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 2, \"tie_word_embeddings\": false");
+        let flan = SMALL.replace(
+            "\"num_heads\": 2",
+            "\"num_heads\": 2, \"tie_word_embeddings\": false",
+        );
         let c = T5Config::from_json(&flan).unwrap();
         assert!(!c.tie_word_embeddings && !c.scale_decoder_outputs);
         // What transformers 5 writes for a FLAN model it saved.
@@ -456,13 +480,55 @@ mod tests {
     #[test]
     fn feed_forward_proj_as_transformers_reads_it() {
         let parse = |s: &str| FeedForward::parse(s);
-        assert_eq!(parse("relu"), Some(FeedForward { gated: false, activation: Activation::Relu }));
-        assert_eq!(parse("gated-gelu"), Some(FeedForward { gated: true, activation: Activation::GeluTanh }));
-        assert_eq!(parse("gelu"), Some(FeedForward { gated: false, activation: Activation::Gelu }));
-        assert_eq!(parse("gated-relu"), Some(FeedForward { gated: true, activation: Activation::Relu }));
-        assert_eq!(parse("gated-silu"), Some(FeedForward { gated: true, activation: Activation::Silu }));
-        assert_eq!(parse("gated-gelu_new"), Some(FeedForward { gated: true, activation: Activation::GeluTanh }));
-        assert_eq!(parse("gelu_new"), Some(FeedForward { gated: false, activation: Activation::GeluTanh }));
+        assert_eq!(
+            parse("relu"),
+            Some(FeedForward {
+                gated: false,
+                activation: Activation::Relu
+            })
+        );
+        assert_eq!(
+            parse("gated-gelu"),
+            Some(FeedForward {
+                gated: true,
+                activation: Activation::GeluTanh
+            })
+        );
+        assert_eq!(
+            parse("gelu"),
+            Some(FeedForward {
+                gated: false,
+                activation: Activation::Gelu
+            })
+        );
+        assert_eq!(
+            parse("gated-relu"),
+            Some(FeedForward {
+                gated: true,
+                activation: Activation::Relu
+            })
+        );
+        assert_eq!(
+            parse("gated-silu"),
+            Some(FeedForward {
+                gated: true,
+                activation: Activation::Silu
+            })
+        );
+        assert_eq!(
+            parse("gated-gelu_new"),
+            Some(FeedForward {
+                gated: true,
+                activation: Activation::GeluTanh
+            })
+        );
+        assert_eq!(
+            parse("gelu_new"),
+            Some(FeedForward {
+                gated: false,
+                activation: Activation::GeluTanh
+            })
+        );
         assert_eq!(parse("double-gelu"), None);
         assert_eq!(parse("gated-gelu-x"), None);
         assert_eq!(parse("gated-elephant"), None);
@@ -470,27 +536,46 @@ mod tests {
 
     #[test]
     fn eos_may_be_a_list() {
-        let text = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 2, \"eos_token_id\": [1, 5]");
+        let text = SMALL.replace(
+            "\"num_heads\": 2",
+            "\"num_heads\": 2, \"eos_token_id\": [1, 5]",
+        );
         assert_eq!(T5Config::from_json(&text).unwrap().eos_token_id, vec![1, 5]);
     }
 
     #[test]
     fn bad_input_names_the_field() {
         let missing = SMALL.replace("\"d_model\": 8,", "");
-        assert_eq!(message(T5Config::from_json(&missing).unwrap_err()), "missing required field `d_model`");
+        assert_eq!(
+            message(T5Config::from_json(&missing).unwrap_err()),
+            "missing required field `d_model`"
+        );
         let wrong_type = SMALL.replace("\"d_ff\": 16", "\"d_ff\": \"wide\"");
         let m = message(T5Config::from_json(&wrong_type).unwrap_err());
         assert!(m.contains("`d_ff`") && m.contains("\"wide\""), "{m}");
         let zero = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 0");
         assert!(message(T5Config::from_json(&zero).unwrap_err()).contains("`num_heads`"));
-        let act = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 2, \"feed_forward_proj\": \"gated-foo\"");
+        let act = SMALL.replace(
+            "\"num_heads\": 2",
+            "\"num_heads\": 2, \"feed_forward_proj\": \"gated-foo\"",
+        );
         assert!(message(T5Config::from_json(&act).unwrap_err()).contains("`feed_forward_proj`"));
-        let eps = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 2, \"layer_norm_epsilon\": -1");
+        let eps = SMALL.replace(
+            "\"num_heads\": 2",
+            "\"num_heads\": 2, \"layer_norm_epsilon\": -1",
+        );
         assert!(message(T5Config::from_json(&eps).unwrap_err()).contains("`layer_norm_epsilon`"));
-        let pad = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 2, \"pad_token_id\": 100");
+        let pad = SMALL.replace(
+            "\"num_heads\": 2",
+            "\"num_heads\": 2, \"pad_token_id\": 100",
+        );
         assert!(message(T5Config::from_json(&pad).unwrap_err()).contains("`pad_token_id`"));
-        let buckets = SMALL.replace("\"num_heads\": 2", "\"num_heads\": 2, \"relative_attention_num_buckets\": 2");
-        assert!(message(T5Config::from_json(&buckets).unwrap_err()).contains("relative_attention_num_buckets"));
+        let buckets = SMALL.replace(
+            "\"num_heads\": 2",
+            "\"num_heads\": 2, \"relative_attention_num_buckets\": 2",
+        );
+        assert!(message(T5Config::from_json(&buckets).unwrap_err())
+            .contains("relative_attention_num_buckets"));
         assert!(message(T5Config::from_json("[1, 2]").unwrap_err()).contains("JSON object"));
         assert!(message(T5Config::from_json("{").unwrap_err()).contains("not valid JSON"));
     }
@@ -498,14 +583,20 @@ mod tests {
     #[test]
     fn other_model_types_are_refused() {
         let bert = SMALL.replace("\"t5\"", "\"bert\"");
-        assert!(matches!(T5Config::from_json(&bert), Err(Error::UnknownModelType { .. })));
+        assert!(matches!(
+            T5Config::from_json(&bert),
+            Err(Error::UnknownModelType { .. })
+        ));
     }
 
     #[test]
     fn t5_large_parameter_count() {
         let large = r#"{"vocab_size": 32128, "d_model": 1024, "d_kv": 64, "d_ff": 4096,
             "num_layers": 24, "num_heads": 16}"#;
-        assert_eq!(T5Config::from_json(large).unwrap().num_params(), 737_668_096);
+        assert_eq!(
+            T5Config::from_json(large).unwrap().num_params(),
+            737_668_096
+        );
     }
 
     #[test]

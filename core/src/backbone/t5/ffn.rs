@@ -24,7 +24,10 @@ impl T5FfnConfig {
         let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).with_bias(false).init(device);
         T5Ffn {
             wi: linear(self.d_model, self.d_ff),
-            wi_1: self.feed_forward.gated.then(|| linear(self.d_model, self.d_ff)),
+            wi_1: self
+                .feed_forward
+                .gated
+                .then(|| linear(self.d_model, self.d_ff)),
             wo: linear(self.d_ff, self.d_model),
             activation: self.feed_forward.activation,
         }
@@ -48,7 +51,13 @@ impl<B: Backend> T5Ffn<B> {
     /// # Shapes
     /// - input: `[batch, seq, d_model]`
     /// - output: `[batch, seq, d_model]`
-    pub fn forward<H: Hooks<B>>(&self, input: Tensor<B, 3>, stack: Stack, layer: usize, hooks: &H) -> Tensor<B, 3> {
+    pub fn forward<H: Hooks<B>>(
+        &self,
+        input: Tensor<B, 3>,
+        stack: Stack,
+        layer: usize,
+        hooks: &H,
+    ) -> Tensor<B, 3> {
         let site = |point| Site::new(stack, layer, point);
         let hidden = hooks.linear(site(Point::FfnIn), &input, self.wi.forward(input.clone()));
         let mut hidden = apply(self.activation, hidden);
@@ -56,7 +65,11 @@ impl<B: Backend> T5Ffn<B> {
             let gate = hooks.linear(site(Point::FfnGate), &input, wi_1.forward(input.clone()));
             hidden = hidden * gate;
         }
-        hooks.linear(site(Point::FfnOut), &hidden, self.wo.forward(hidden.clone()))
+        hooks.linear(
+            site(Point::FfnOut),
+            &hidden,
+            self.wo.forward(hidden.clone()),
+        )
     }
 }
 
@@ -104,15 +117,25 @@ mod tests {
             0.5 * v * (1.0 + (c * (v + 0.044715 * v * v * v)).tanh())
         };
         for (i, &v) in xs.iter().enumerate() {
-            let gelu = if v.abs() < 4.0 { erf_gelu(v) } else { v.max(0.0) };
+            let gelu = if v.abs() < 4.0 {
+                erf_gelu(v)
+            } else {
+                v.max(0.0)
+            };
             assert!((get(Activation::Gelu)[i] - gelu).abs() < 1e-5, "gelu({v})");
-            assert!((get(Activation::GeluTanh)[i] - tanh_gelu(v)).abs() < 1e-5, "gelu_new({v})");
+            assert!(
+                (get(Activation::GeluTanh)[i] - tanh_gelu(v)).abs() < 1e-5,
+                "gelu_new({v})"
+            );
             assert_eq!(get(Activation::Relu)[i], v.max(0.0));
             assert_eq!(get(Activation::Relu6)[i], v.clamp(0.0, 6.0));
             let silu = v / (1.0 + (-v).exp());
             assert!((get(Activation::Silu)[i] - silu).abs() < 1e-5, "silu({v})");
             let quick = v / (1.0 + (-1.702 * v).exp());
-            assert!((get(Activation::QuickGelu)[i] - quick).abs() < 1e-5, "quick_gelu({v})");
+            assert!(
+                (get(Activation::QuickGelu)[i] - quick).abs() < 1e-5,
+                "quick_gelu({v})"
+            );
         }
     }
 }

@@ -35,10 +35,19 @@ impl<B: Backend> T5Model<B> {
         let device = encoder_states.device();
         let pad = self.config.pad_token_id as i64;
 
-        let mut ids = Tensor::<B, 2, Int>::full([batch, 1], self.config.decoder_start_token_id as i64, &device);
+        let mut ids = Tensor::<B, 2, Int>::full(
+            [batch, 1],
+            self.config.decoder_start_token_id as i64,
+            &device,
+        );
         let mut finished = Tensor::<B, 2, Bool>::full([batch, 1], false, &device);
         for _ in 0..max_new_tokens {
-            let logits = self.decode(ids.clone(), encoder_states.clone(), attention_mask.clone(), hooks)?;
+            let logits = self.decode(
+                ids.clone(),
+                encoder_states.clone(),
+                attention_mask.clone(),
+                hooks,
+            )?;
             let [_, len, vocab] = logits.dims();
             let next = logits
                 .slice([0..batch, len - 1..len, 0..vocab])

@@ -56,7 +56,9 @@ struct Reader<'a, B: Backend> {
 impl<B: Backend> Reader<'_, B> {
     /// A bias-free linear from a PyTorch `[out, in]` weight.
     fn linear(&self, name: &str, d_in: usize, d_out: usize) -> Result<Linear<B>> {
-        let weight = self.weights.tensor::<B, 2>(name, [d_out, d_in], self.device)?;
+        let weight = self
+            .weights
+            .tensor::<B, 2>(name, [d_out, d_in], self.device)?;
         Ok(Linear {
             weight: Param::from_tensor(weight.transpose()),
             bias: None,
@@ -73,7 +75,11 @@ impl<B: Backend> Reader<'_, B> {
 
     fn embedding(&self, name: &str, rows: usize, width: usize) -> Result<Embedding<B>> {
         Ok(Embedding {
-            weight: Param::from_tensor(self.weights.tensor::<B, 2>(name, [rows, width], self.device)?),
+            weight: Param::from_tensor(self.weights.tensor::<B, 2>(
+                name,
+                [rows, width],
+                self.device,
+            )?),
         })
     }
 
@@ -126,7 +132,10 @@ impl<B: Backend> Reader<'_, B> {
 
     fn block(&self, stack: Stack, index: usize) -> Result<T5Block<B>> {
         let is_decoder = stack == Stack::Decoder;
-        let prefix = format!("{}.block.{index}", if is_decoder { "decoder" } else { "encoder" });
+        let prefix = format!(
+            "{}.block.{index}",
+            if is_decoder { "decoder" } else { "encoder" }
+        );
         let ffn_layer = if is_decoder { 2 } else { 1 };
         let (cross_attention, cross_attention_norm) = if is_decoder {
             (
@@ -150,7 +159,11 @@ impl<B: Backend> Reader<'_, B> {
     }
 
     fn stack(&self, stack: Stack) -> Result<T5Stack<B>> {
-        let name = if stack == Stack::Decoder { "decoder" } else { "encoder" };
+        let name = if stack == Stack::Decoder {
+            "decoder"
+        } else {
+            "encoder"
+        };
         let block = (0..self.config.num_blocks(stack))
             .map(|index| self.block(stack, index))
             .collect::<Result<Vec<_>>>()?;
@@ -164,10 +177,14 @@ impl<B: Backend> Reader<'_, B> {
     fn shared(&self) -> Result<Embedding<B>> {
         let (vocab, d) = (self.config.vocab_size, self.config.d_model);
         // Some exports keep only the per-stack copies of the tied embedding.
-        let name = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
-            .into_iter()
-            .find(|name| self.weights.contains(name))
-            .unwrap_or("shared.weight");
+        let name = [
+            "shared.weight",
+            "encoder.embed_tokens.weight",
+            "decoder.embed_tokens.weight",
+        ]
+        .into_iter()
+        .find(|name| self.weights.contains(name))
+        .unwrap_or("shared.weight");
         self.embedding(name, vocab, d)
     }
 

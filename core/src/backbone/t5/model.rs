@@ -34,7 +34,11 @@ impl T5Config {
     /// The encoder's or decoder's shape.
     pub fn stack_config(&self, is_decoder: bool) -> T5StackConfig {
         T5StackConfig::new(
-            if is_decoder { self.num_decoder_layers } else { self.num_layers },
+            if is_decoder {
+                self.num_decoder_layers
+            } else {
+                self.num_layers
+            },
             self.d_model,
             self.d_kv,
             self.d_ff,
@@ -89,9 +93,16 @@ impl<B: Backend> T5Model<B> {
     ) -> Result<Tensor<B, 3>> {
         let [batch, len] = input_ids.dims();
         check_tokens("input_ids", batch, len)?;
-        check_same("attention_mask", attention_mask.dims(), "input_ids", [batch, len])?;
+        check_same(
+            "attention_mask",
+            attention_mask.dims(),
+            "input_ids",
+            [batch, len],
+        )?;
         let embeddings = self.shared.forward(input_ids);
-        Ok(self.encoder.forward(embeddings, padding_bias(attention_mask), None, hooks))
+        Ok(self
+            .encoder
+            .forward(embeddings, padding_bias(attention_mask), None, hooks))
     }
 
     /// Runs the decoder over `decoder_input_ids` (causally) against the encoder
@@ -133,7 +144,12 @@ impl<B: Backend> T5Model<B> {
                 self.config.d_model
             )));
         }
-        check_same("encoder_mask", encoder_mask.dims(), "encoder_states", [batch, src_len])?;
+        check_same(
+            "encoder_mask",
+            encoder_mask.dims(),
+            "encoder_states",
+            [batch, src_len],
+        )?;
         let device = encoder_states.device();
         let cross = CrossInput {
             states: encoder_states,
@@ -159,7 +175,9 @@ impl<B: Backend> T5Model<B> {
         match &self.lm_head {
             Some(head) => head.forward(hidden),
             // burn's `linear` takes [in, out]: shared.weight is [vocab, d_model].
-            None => burn::tensor::module::linear(hidden, self.shared.weight.val().transpose(), None),
+            None => {
+                burn::tensor::module::linear(hidden, self.shared.weight.val().transpose(), None)
+            }
         }
     }
 
@@ -181,7 +199,12 @@ impl<B: Backend> T5Model<B> {
         let [batch, len] = labels.dims();
         check_tokens("labels", batch, len)?;
         let encoder_states = self.encode(input_ids, attention_mask.clone(), hooks)?;
-        self.decode(self.shift_right(labels), encoder_states, attention_mask, hooks)
+        self.decode(
+            self.shift_right(labels),
+            encoder_states,
+            attention_mask,
+            hooks,
+        )
     }
 
     /// Decoder inputs from labels: `[start, l0, …, l(n-2)]`, negative labels
@@ -191,7 +214,11 @@ impl<B: Backend> T5Model<B> {
     /// - labels, output: `[batch, tgt_len]`
     pub fn shift_right(&self, labels: Tensor<B, 2, Int>) -> Tensor<B, 2, Int> {
         let [batch, len] = labels.dims();
-        let start = Tensor::<B, 2, Int>::full([batch, 1], self.config.decoder_start_token_id as i64, &labels.device());
+        let start = Tensor::<B, 2, Int>::full(
+            [batch, 1],
+            self.config.decoder_start_token_id as i64,
+            &labels.device(),
+        );
         let shifted = if len > 1 {
             Tensor::cat(vec![start, labels.slice([0..batch, 0..len - 1])], 1)
         } else {

@@ -95,7 +95,11 @@ pub fn all_sites(config: &T5Config) -> Vec<Site> {
                 points.push(Point::FfnGate);
             }
             points.extend([Point::FfnOut, Point::FfnSublayer]);
-            sites.extend(points.into_iter().map(|point| Site::new(stack, layer, point)));
+            sites.extend(
+                points
+                    .into_iter()
+                    .map(|point| Site::new(stack, layer, point)),
+            );
         }
         sites.push(Site::new(stack, blocks, Point::FinalNorm));
     }
@@ -121,21 +125,66 @@ mod tests {
         let name = |c: &T5Config, stack, layer, point| site_name(Site::new(stack, layer, point), c);
         use Point::*;
         use Stack::*;
-        assert_eq!(name(&relu, Encoder, 3, Query), "encoder.block.3.layer.0.SelfAttention.q");
-        assert_eq!(name(&relu, Decoder, 1, CrossKey), "decoder.block.1.layer.1.EncDecAttention.k");
-        assert_eq!(name(&gated, Encoder, 2, FfnIn), "encoder.block.2.layer.1.DenseReluDense.wi_0");
-        assert_eq!(name(&gated, Decoder, 0, FfnGate), "decoder.block.0.layer.2.DenseReluDense.wi_1");
-        assert_eq!(name(&relu, Encoder, 2, FfnIn), "encoder.block.2.layer.1.DenseReluDense.wi");
-        assert_eq!(name(&relu, Decoder, 1, FfnOut), "decoder.block.1.layer.2.DenseReluDense.wo");
-        assert_eq!(name(&relu, Encoder, 0, AttnNorm), "encoder.block.0.layer.0.layer_norm");
-        assert_eq!(name(&relu, Decoder, 1, CrossAttnNorm), "decoder.block.1.layer.1.layer_norm");
-        assert_eq!(name(&relu, Decoder, 1, FfnNorm), "decoder.block.1.layer.2.layer_norm");
-        assert_eq!(name(&relu, Encoder, 1, FfnNorm), "encoder.block.1.layer.1.layer_norm");
-        assert_eq!(name(&relu, Decoder, 2, FinalNorm), "decoder.final_layer_norm");
-        assert_eq!(name(&relu, Encoder, 1, AttnSublayer), "encoder.block.1.layer.0");
-        assert_eq!(name(&relu, Decoder, 0, CrossAttnSublayer), "decoder.block.0.layer.1");
-        assert_eq!(name(&relu, Decoder, 0, FfnSublayer), "decoder.block.0.layer.2");
-        assert_eq!(name(&relu, Encoder, 0, Attention), "encoder.block.0.layer.0.SelfAttention");
+        assert_eq!(
+            name(&relu, Encoder, 3, Query),
+            "encoder.block.3.layer.0.SelfAttention.q"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 1, CrossKey),
+            "decoder.block.1.layer.1.EncDecAttention.k"
+        );
+        assert_eq!(
+            name(&gated, Encoder, 2, FfnIn),
+            "encoder.block.2.layer.1.DenseReluDense.wi_0"
+        );
+        assert_eq!(
+            name(&gated, Decoder, 0, FfnGate),
+            "decoder.block.0.layer.2.DenseReluDense.wi_1"
+        );
+        assert_eq!(
+            name(&relu, Encoder, 2, FfnIn),
+            "encoder.block.2.layer.1.DenseReluDense.wi"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 1, FfnOut),
+            "decoder.block.1.layer.2.DenseReluDense.wo"
+        );
+        assert_eq!(
+            name(&relu, Encoder, 0, AttnNorm),
+            "encoder.block.0.layer.0.layer_norm"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 1, CrossAttnNorm),
+            "decoder.block.1.layer.1.layer_norm"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 1, FfnNorm),
+            "decoder.block.1.layer.2.layer_norm"
+        );
+        assert_eq!(
+            name(&relu, Encoder, 1, FfnNorm),
+            "encoder.block.1.layer.1.layer_norm"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 2, FinalNorm),
+            "decoder.final_layer_norm"
+        );
+        assert_eq!(
+            name(&relu, Encoder, 1, AttnSublayer),
+            "encoder.block.1.layer.0"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 0, CrossAttnSublayer),
+            "decoder.block.0.layer.1"
+        );
+        assert_eq!(
+            name(&relu, Decoder, 0, FfnSublayer),
+            "decoder.block.0.layer.2"
+        );
+        assert_eq!(
+            name(&relu, Encoder, 0, Attention),
+            "encoder.block.0.layer.0.SelfAttention"
+        );
         assert!(name(&relu, Encoder, 0, CrossQuery).contains("<no CrossQuery"));
         assert!(name(&relu, Encoder, 0, FfnGate).contains("<no FfnGate"));
         assert!(name(&relu, Encoder, 0, EmbeddingNorm).contains("<no EmbeddingNorm"));
@@ -147,7 +196,10 @@ mod tests {
             let sites = all_sites(&c);
             let per_encoder_block = if c.feed_forward().gated { 12 } else { 11 };
             let per_decoder_block = per_encoder_block + 6;
-            assert_eq!(sites.len(), 4 * per_encoder_block + 2 * per_decoder_block + 2);
+            assert_eq!(
+                sites.len(),
+                4 * per_encoder_block + 2 * per_decoder_block + 2
+            );
             let mut names: Vec<String> = sites.iter().map(|&s| site_name(s, &c)).collect();
             assert!(names.iter().all(|n| !n.contains('<')));
             names.sort();

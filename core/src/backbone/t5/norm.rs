@@ -64,7 +64,9 @@ mod tests {
     #[test]
     fn rms_without_mean_and_with_scale() {
         let device = Default::default();
-        let mut norm = T5LayerNormConfig::new(2).with_epsilon(0.0).init::<B>(&device);
+        let mut norm = T5LayerNormConfig::new(2)
+            .with_epsilon(0.0)
+            .init::<B>(&device);
         norm.weight = Param::from_tensor(Tensor::from_floats([2.0, -1.0], &device));
         // rms of [3, 4] is sqrt(12.5); the mean (3.5) is NOT subtracted.
         let x = Tensor::<B, 3>::from_floats([[[3.0, 4.0]]], &device);

@@ -58,7 +58,8 @@ pub fn bucket_grid(
     let mut grid = Vec::with_capacity(query_len * key_len);
     for query in 0..query_len as i64 {
         for key in 0..key_len as i64 {
-            let bucket = relative_position_bucket(key - query, bidirectional, num_buckets, max_distance);
+            let bucket =
+                relative_position_bucket(key - query, bidirectional, num_buckets, max_distance);
             grid.push(bucket as i64);
         }
     }
@@ -106,10 +107,20 @@ impl<B: Backend> RelativePositionBias<B> {
     /// - output: `[1, num_heads, query_len, key_len]`
     pub fn forward(&self, query_len: usize, key_len: usize) -> Tensor<B, 4> {
         let device = self.embedding.weight.device();
-        let grid = bucket_grid(query_len, key_len, self.bidirectional, self.num_buckets, self.max_distance);
-        let buckets = Tensor::<B, 2, Int>::from_data(TensorData::new(grid, [query_len, key_len]), &device);
+        let grid = bucket_grid(
+            query_len,
+            key_len,
+            self.bidirectional,
+            self.num_buckets,
+            self.max_distance,
+        );
+        let buckets =
+            Tensor::<B, 2, Int>::from_data(TensorData::new(grid, [query_len, key_len]), &device);
         // [query, key, heads] → [1, heads, query, key]
-        self.embedding.forward(buckets).permute([2, 0, 1]).unsqueeze::<4>()
+        self.embedding
+            .forward(buckets)
+            .permute([2, 0, 1])
+            .unsqueeze::<4>()
     }
 }
 
@@ -151,7 +162,9 @@ mod tests {
         for head in 0..2 {
             for q in 0..2i64 {
                 for k in 0..3i64 {
-                    expected.push(10.0 * relative_position_bucket(k - q, true, 4, 8) as f32 + head as f32);
+                    expected.push(
+                        10.0 * relative_position_bucket(k - q, true, 4, 8) as f32 + head as f32,
+                    );
                 }
             }
         }

@@ -54,7 +54,11 @@ impl T5StackConfig {
             final_layer_norm: T5LayerNormConfig::new(self.d_model)
                 .with_epsilon(self.layer_norm_epsilon)
                 .init(device),
-            stack: if self.is_decoder { Stack::Decoder } else { Stack::Encoder },
+            stack: if self.is_decoder {
+                Stack::Decoder
+            } else {
+                Stack::Encoder
+            },
         }
     }
 }
