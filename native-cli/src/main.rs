@@ -1,5 +1,6 @@
 //! `bipeft`: budget-guided search for parameter-efficient fine-tuning, from the command line.
 
+mod atomic;
 mod backend;
 mod commands;
 
@@ -16,6 +17,8 @@ struct Cli {
 enum Command {
     /// Run a Hugging Face model on one input and print its output (to compare with `transformers`).
     ModelCheck(commands::model_check::Args),
+    /// List the PEFT slots a search space gives a model (needs only config.json).
+    Space(commands::space::Args),
     /// Show a task's splits, labels and token lengths before a long search.
     Data(commands::data::Args),
 }
@@ -25,6 +28,7 @@ fn main() {
     let outcome = match cli.command {
         Command::ModelCheck(args) => commands::model_check::run(args),
         Command::Data(args) => commands::data::run(args),
+        Command::Space(args) => commands::space::run(args),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");

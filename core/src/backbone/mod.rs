@@ -6,3 +6,6 @@ pub mod hooks;
 pub use hooks::{Hooks, NoHooks, Point, Site, Stack};
 pub mod bert;
 pub mod t5;
+pub mod model_config;
+
+pub use model_config::{BackboneConfig, SUPPORTED_MODEL_TYPES};

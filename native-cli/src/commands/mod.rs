@@ -2,3 +2,4 @@
 
 pub mod data;
 pub mod model_check;
+pub mod space;

@@ -1,0 +1,121 @@
+//! A Hugging Face `config.json` of any supported backbone, dispatched on its
+//! `model_type`, and what the search needs from it without weights: the
+//! [`BackboneShape`] and the names of its hook sites.
+
+use crate::backbone::bert::{self, BertConfig};
+use crate::backbone::t5::{self, T5Config};
+use crate::backbone::Site;
+use crate::error::{Error, Result};
+use crate::space::{BackboneShape, Family};
+
+/// The `model_type`s bipeft reads.
+pub const SUPPORTED_MODEL_TYPES: &str = "t5, bert, roberta, xlm-roberta";
+
+/// A parsed backbone configuration.
+#[derive(Clone, Debug)]
+pub enum BackboneConfig {
+    T5(T5Config),
+    Bert(BertConfig),
+}
+
+impl BackboneConfig {
+    /// Parses `config.json`, choosing the family by `model_type`.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::MalformedConfig {
+            file: "config.json".into(),
+            message: format!("not valid JSON: {e}"),
+        })?;
+        match value.get("model_type").and_then(|v| v.as_str()) {
+            Some("t5") => Ok(BackboneConfig::T5(T5Config::from_value(&value)?)),
+            Some("bert" | "roberta" | "xlm-roberta") => Ok(BackboneConfig::Bert(BertConfig::from_json(text)?)),
+            Some(other) => Err(Error::UnknownModelType {
+                found: other.to_string(),
+                supported: SUPPORTED_MODEL_TYPES.into(),
+            }),
+            None => Err(Error::MalformedConfig {
+                file: "config.json".into(),
+                message: "field `model_type` is missing or not a string".into(),
+            }),
+        }
+    }
+
+    /// The `model_type` as Hugging Face writes it.
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            BackboneConfig::T5(_) => "t5",
+            BackboneConfig::Bert(c) => match c.kind {
+                bert::BertKind::Bert => "bert",
+                bert::BertKind::Roberta => "roberta",
+            },
+        }
+    }
+
+    /// Parameters of the backbone (what a budget share is a share of).
+    pub fn num_params(&self) -> u64 {
+        match self {
+            BackboneConfig::T5(c) => c.num_params() as u64,
+            BackboneConfig::Bert(c) => (c.param_count() + c.pooler_param_count()) as u64,
+        }
+    }
+
+    /// Widths and depths for the search-space catalogue.
+    pub fn shape(&self) -> BackboneShape {
+        match self {
+            BackboneConfig::T5(c) => BackboneShape {
+                model_type: "t5".into(),
+                family: Family::T5,
+                d_model: c.d_model,
+                d_ff: c.d_ff,
+                d_kv: c.d_kv,
+                heads: c.num_heads,
+                encoder_layers: c.num_layers,
+                decoder_layers: c.num_decoder_layers,
+                gated_ffn: c.feed_forward().gated,
+                linear_biases: false,
+                vocab: c.vocab_size,
+                backbone_params: self.num_params(),
+            },
+            BackboneConfig::Bert(c) => BackboneShape {
+                model_type: self.model_type().into(),
+                family: Family::Encoder,
+                d_model: c.hidden_size,
+                d_ff: c.intermediate_size,
+                d_kv: c.head_size(),
+                heads: c.num_attention_heads,
+                encoder_layers: c.num_hidden_layers,
+                decoder_layers: 0,
+                gated_ffn: false,
+                linear_biases: true,
+                vocab: c.vocab_size,
+                backbone_params: self.num_params(),
+            },
+        }
+    }
+
+    /// A naming function for hook sites: Hugging Face module paths as the
+    /// checkpoint names them (`key_prefix` is BERT's `bert.` / `roberta.` when
+    /// the checkpoint is a task model; "" otherwise, and always "" for T5).
+    pub fn site_namer(&self, key_prefix: &str) -> impl Fn(Site) -> String + '_ {
+        let prefix = key_prefix.to_string();
+        move |site: Site| match self {
+            BackboneConfig::T5(c) => t5::site_name(site, c),
+            BackboneConfig::Bert(_) => bert::site_name(site, &prefix)
+                .unwrap_or_else(|| format!("{prefix}<no {:?} {:?} in a BERT encoder>", site.stack, site.point)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatches_on_model_type() {
+        let err = BackboneConfig::from_json(r#"{"model_type": "gpt2"}"#).unwrap_err().to_string();
+        assert_eq!(err, "unknown model_type \"gpt2\" in config.json (supported: t5, bert, roberta, xlm-roberta)");
+        let err = BackboneConfig::from_json("{").unwrap_err().to_string();
+        assert!(err.starts_with("malformed config.json: not valid JSON"), "{err}");
+        let err = BackboneConfig::from_json("{}").unwrap_err().to_string();
+        assert_eq!(err, "malformed config.json: field `model_type` is missing or not a string");
+    }
+}
