@@ -6,5 +6,6 @@ pub mod data;
 pub mod error;
 pub mod loader;
 pub mod metrics;
+pub mod search;
 
 pub use error::{Error, Result};
