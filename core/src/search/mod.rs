@@ -11,25 +11,32 @@
 //! async driver (the browser) can reuse it.
 
 pub mod arch;
+pub mod bilevel;
 pub mod budget;
 pub mod config;
 pub mod dimension_selection;
+pub mod discretise;
 pub mod gumbel;
 pub mod module_selection;
+pub mod optim;
 pub mod sample;
 pub mod selector;
 pub mod sensitivity;
 pub mod slots;
 pub mod stage;
 pub mod state;
+pub mod trace;
 pub mod trigger;
 
 pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
+pub use bilevel::{BilevelSearch, SearchModel};
 pub use budget::{budget_from_percent, expected_params, Expectation};
 pub use config::{Criterion, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm};
+pub use discretise::{DiscreteArchitecture, ModuleChoice};
 pub use sample::{ArchSample, SampleSpec};
 pub use selector::{BudgetSelector, SelectionStep, StepReport};
 pub use sensitivity::SaliencyPair;
 pub use slots::{SearchSlot, SearchSlots, SlotCost};
 pub use stage::{Stage, StageClock};
 pub use state::SelectionState;
+pub use trace::{EpochReport, SearchEvent};
