@@ -130,6 +130,11 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             .map_or(&self.no_selection, |s| s.state())
     }
 
+    /// The modules' current sensitivities (with selection on, after its first update).
+    pub fn sensitivities(&self) -> Option<Vec<f64>> {
+        self.selector.as_ref().and_then(|s| s.sensitivities())
+    }
+
     /// Everything that happened so far.
     pub fn events(&self) -> &[SearchEvent] {
         &self.events

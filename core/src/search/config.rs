@@ -57,6 +57,18 @@ pub enum SensitivityForm {
     SmoothedTimesUncertainty,
 }
 
+/// How a selection step walks the modules in ascending sensitivity (§6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PruneScan {
+    /// The reference code: a module that does not fit in what is left of Δ is
+    /// skipped and the walk goes on, so smaller (more sensitive) modules may
+    /// still be pruned.
+    SkipMisfits,
+    /// The reading "prune while the pruned total stays ≤ Δ": the walk stops at
+    /// the first module that does not fit.
+    StopAtMisfit,
+}
+
 /// Budget-guided early selection (§6): sensitivity, trigger, module and
 /// dimension selection.
 #[derive(Config, Debug, PartialEq)]
@@ -72,6 +84,8 @@ pub struct SelectionConfig {
     pub criterion: Criterion,
     #[config(default = "SensitivityForm::Smoothed")]
     pub form: SensitivityForm,
+    #[config(default = "PruneScan::SkipMisfits")]
+    pub prune_scan: PruneScan,
     /// β1 of the smoothed score.
     #[config(default = 0.85)]
     pub ema_score: f64,
@@ -186,6 +200,7 @@ mod tests {
         assert_eq!(selection.trigger_threshold, 0.85);
         assert_eq!(selection.criterion, Criterion::TraValCos1);
         assert_eq!(selection.form, SensitivityForm::Smoothed);
+        assert_eq!(selection.prune_scan, PruneScan::SkipMisfits);
         config.validate().unwrap();
     }
 

@@ -31,7 +31,9 @@ pub mod trigger;
 pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
 pub use bilevel::{BilevelSearch, SearchModel};
 pub use budget::{budget_from_percent, expected_params, Expectation};
-pub use config::{Criterion, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm};
+pub use config::{
+    Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,
+};
 pub use discretise::{DiscreteArchitecture, ModuleChoice};
 pub use sample::{ArchSample, SampleSpec};
 pub use selector::{BudgetSelector, SelectionStep, StepReport};

@@ -140,6 +140,7 @@ impl BudgetSelector {
             &expectation.module_counts,
             &self.state.pruned,
             delta,
+            self.config.prune_scan,
         );
         for &m in &pruned {
             self.state.pruned[m] = true;
