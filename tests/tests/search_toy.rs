@@ -173,7 +173,7 @@ fn problem(rng: &mut Rng, batches: usize, batch: usize) -> (Vec<f32>, Vec<Batch>
     let v = rng.vec(DIM * 2);
     let offset = rng.vec(DIM);
     let mut target = frozen.clone();
-    let mut offsets = vec![0.0; SITES * DIM];
+    let mut offsets = [0.0; SITES * DIM];
     for i in 0..DIM {
         for j in 0..DIM {
             target[i * DIM + j] += 1.5 * (u[i] * v[j] + u[DIM + i] * v[DIM + j]);

@@ -68,13 +68,10 @@ mod tests {
 
     #[test]
     fn nothing_when_under_budget_and_skips_pruned() {
-        assert!(modules_to_prune(&[0.1, 0.5], &[10.0, 1.0], &[false; 2], -4.0).is_empty());
-        let taken = modules_to_prune(
-            &[0.1, 0.5, 0.3],
-            &[1.0, 1.0, 1.0],
-            &[true, false, false],
-            1.0,
-        );
+        let skip = PruneScan::SkipMisfits;
+        assert!(modules_to_prune(&[0.1, 0.5], &[10.0, 1.0], &[false; 2], -4.0, skip).is_empty());
+        let pruned = [true, false, false];
+        let taken = modules_to_prune(&[0.1, 0.5, 0.3], &[1.0; 3], &pruned, 1.0, skip);
         assert_eq!(taken, vec![2]);
     }
 }
