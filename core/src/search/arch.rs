@@ -65,8 +65,8 @@ impl<B: Backend> ArchLogits<B> {
     /// Copies both logit tensors to the host (a synchronous read: on WebGPU use
     /// [`ArchLogits::snapshot_async`]).
     pub fn snapshot(&self) -> crate::Result<ArchSnapshot> {
-        let binary = read(self.binary_logits.val().into_data())?;
-        let rank = read(self.rank_logits.val().into_data())?;
+        let binary = read_f32(self.binary_logits.val().into_data())?;
+        let rank = read_f32(self.rank_logits.val().into_data())?;
         Ok(ArchSnapshot::new(binary, rank, self.rank_logits.dims()[1]))
     }
 
@@ -74,13 +74,14 @@ impl<B: Backend> ArchLogits<B> {
     pub async fn snapshot_async(&self) -> crate::Result<ArchSnapshot> {
         let binary = self.binary_logits.val().into_data_async().await;
         let rank = self.rank_logits.val().into_data_async().await;
-        let binary = read(binary.map_err(|e| Error::TensorRead(format!("{e:?}")))?)?;
-        let rank = read(rank.map_err(|e| Error::TensorRead(format!("{e:?}")))?)?;
+        let binary = read_f32(binary.map_err(|e| Error::TensorRead(format!("{e:?}")))?)?;
+        let rank = read_f32(rank.map_err(|e| Error::TensorRead(format!("{e:?}")))?)?;
         Ok(ArchSnapshot::new(binary, rank, self.rank_logits.dims()[1]))
     }
 }
 
-fn read(data: burn::tensor::TensorData) -> crate::Result<Vec<f32>> {
+/// The values of tensor data read back from a device, as f32.
+pub(crate) fn read_f32(data: burn::tensor::TensorData) -> crate::Result<Vec<f32>> {
     data.to_vec::<f32>()
         .map_err(|e| Error::TensorRead(format!("{e:?}")))
 }

@@ -10,7 +10,7 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamW, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, ElementConversion, Tensor};
 
-use super::arch::{ArchLogits, ArchLogitsConfig};
+use super::arch::{read_f32, ArchLogits, ArchLogitsConfig};
 use super::config::{SearchConfig, SearchMode};
 use super::discretise::{discretise, DiscreteArchitecture};
 use super::gumbel::temperature;
@@ -145,13 +145,24 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         self.stopped_early
     }
 
-    fn spec(&self, stage: super::stage::Stage, epoch: usize) -> SampleSpec {
-        SampleSpec {
+    /// A sample of `stage` at the epoch's temperature under the current decisions.
+    fn sample(&self, stage: super::stage::Stage, epoch: usize) -> ArchSample<B> {
+        let spec = SampleSpec {
             stage,
             sampling: self.config.sampling,
             tau: self.tau(epoch),
             mode: self.config.mode,
-        }
+        };
+        draw(&self.arch, &self.slots, self.state(), spec)
+    }
+
+    /// Records a batch skipped for its non-finite loss (§5: not applied).
+    fn skip(&mut self, epoch: usize, architecture: bool) {
+        self.events.push(SearchEvent::SkippedBatch {
+            epoch,
+            weight_step: self.weight_steps,
+            architecture,
+        });
     }
 
     fn tau(&self, epoch: usize) -> f64 {
@@ -167,22 +178,12 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
     /// `batch` plus the logits' regulariser, and Adam on the logits. Returns
     /// the task loss, or `None` when it was not finite and the step was skipped.
     pub fn arch_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
-        let stage = self.clock.arch_stage(epoch);
-        let sample = draw(
-            &self.arch,
-            &self.slots,
-            self.state(),
-            self.spec(stage, epoch),
-        );
+        let sample = self.sample(self.clock.arch_stage(epoch), epoch);
         let task = self.model.loss(batch, &sample);
         self.clock.advance();
         let task_value = read_scalar(task.clone())?;
         if !task_value.is_finite() {
-            self.events.push(SearchEvent::SkippedBatch {
-                epoch,
-                weight_step: self.weight_steps,
-                architecture: true,
-            });
+            self.skip(epoch, true);
             return Ok(None);
         }
         let loss = task.add(
@@ -206,21 +207,11 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
     /// then the selector's bookkeeping. Returns the loss, or `None` when it was
     /// not finite and the batch was skipped.
     pub fn weight_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
-        let stage = self.clock.weight_stage();
-        let sample = draw(
-            &self.arch,
-            &self.slots,
-            self.state(),
-            self.spec(stage, epoch),
-        );
+        let sample = self.sample(self.clock.weight_stage(), epoch);
         let loss = self.model.loss(batch, &sample);
         let value = read_scalar(loss.clone())?;
         if !value.is_finite() {
-            self.events.push(SearchEvent::SkippedBatch {
-                epoch,
-                weight_step: self.weight_steps,
-                architecture: false,
-            });
+            self.skip(epoch, false);
             return Ok(None);
         }
         let mut grads = loss.backward();
@@ -376,11 +367,7 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
 }
 
 fn read_scalar<B: AutodiffBackend>(loss: Tensor<B, 1>) -> Result<f64> {
-    let data = loss.into_data();
-    let values = data
-        .to_vec::<f32>()
-        .map_err(|e| Error::TensorRead(format!("{e:?}")))?;
-    values
+    read_f32(loss.into_data())?
         .first()
         .map(|v| v.elem::<f64>())
         .ok_or_else(|| Error::InvalidInput("the model's loss is an empty tensor".into()))

@@ -65,10 +65,7 @@ pub fn draw<B: Backend>(
 
     let binary = sample(alpha.clone());
     let searched_on = on_of(binary.clone());
-    let ranked: Vec<f32> = (0..n)
-        .map(|s| slots.ranked_row(s).map_or(0.0, |_| 1.0))
-        .collect();
-    let ranked = host::<B, 1>(ranked, [n], &device);
+    let ranked = ranked_mask::<B>(slots, &device);
     let unranked = ranked.clone().neg().add_scalar(1.0);
     let gates = match spec.stage {
         Stage::Binary => searched_on,
@@ -114,10 +111,7 @@ pub fn argmax_sample<B: Backend>(
     let mut gates = one_hot_argmax(alpha).narrow(1, 1, 1).reshape([n]);
     if mode == SearchMode::NoIter {
         // Rank-searchable slots have no binary choice there: rank 0 is "off".
-        let ranked: Vec<f32> = (0..n)
-            .map(|s| slots.ranked_row(s).map_or(0.0, |_| 1.0))
-            .collect();
-        let ranked = host::<B, 1>(ranked, [n], &device);
+        let ranked = ranked_mask::<B>(slots, &device);
         gates = gates.mul(ranked.clone().neg().add_scalar(1.0)).add(ranked);
     }
     let gates = gates.mul(host(state.live_mask(), [n], &device));
@@ -149,6 +143,17 @@ pub fn fixed_sample<B: Backend>(
         gates: host(gates, [on.len()], device),
         rank_weights: host(weights, [rank_choice.len(), candidates], device),
     }
+}
+
+/// 1.0 for rank-searchable slots, 0.0 for on/off ones.
+///
+/// # Shapes
+/// - returns `[slots]`
+fn ranked_mask<B: Backend>(slots: &SearchSlots, device: &B::Device) -> Tensor<B, 1> {
+    let mask = (0..slots.len())
+        .map(|s| slots.ranked_row(s).map_or(0.0, |_| 1.0))
+        .collect();
+    host(mask, [slots.len()], device)
 }
 
 /// Replaces the rows of fixed ranks by their one-hot choice.

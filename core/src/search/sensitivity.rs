@@ -16,6 +16,7 @@
 
 use burn::tensor::{backend::Backend, Tensor};
 
+use super::arch::read_f32;
 use super::config::{Criterion, SelectionConfig, SensitivityForm};
 use super::slots::SearchSlots;
 use crate::error::{Error, Result};
@@ -98,10 +99,7 @@ pub fn saliency_pairs<B: Backend>(
     train: &[Tensor<B, 1>],
     val: &[Tensor<B, 1>],
 ) -> Result<Vec<SaliencyPair>> {
-    let values = saliency_statistics(train, val)?
-        .into_data()
-        .to_vec::<f32>()
-        .map_err(|e| Error::TensorRead(format!("{e:?}")))?;
+    let values = read_f32(saliency_statistics(train, val)?.into_data())?;
     Ok(pairs_from_rows(&values))
 }
 
