@@ -7,6 +7,12 @@
 //! `gate · Σ_r w_r · module_at_rank_r`, so the binary stage (α sampled, rank one-hot
 //! at argmax β) and the dimension stage (β sampled, on/off held) are the same
 //! formula for the supernet. Pruning acts through `gates` only.
+//!
+//! In the dimension stage the reference code combines the held on/off sample
+//! with the pruning mask by a logical OR, which keeps every live
+//! rank-searchable module on; here the held sample is multiplied by the mask,
+//! as ALGORITHM.md §4 describes ("on/off is fixed to argmax of a hard Gumbel
+//! sample of α").
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 

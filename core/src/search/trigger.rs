@@ -2,6 +2,12 @@
 //! every weight step the budget is filled greedily with the most sensitive live
 //! modules; when that choice has stopped changing — its mean cosine similarity
 //! with the previous few choices reaches a threshold — a selection step fires.
+//!
+//! The fill takes live modules only, as ALGORITHM.md says. The reference code
+//! also walks pruned modules (last, with sensitivity −999) and marks every one
+//! that still fits — pruned rank-searchable modules count 0 parameters there,
+//! so they are always marked — which makes successive choices look more alike
+//! as pruning goes on.
 
 use std::collections::VecDeque;
 
