@@ -8,7 +8,9 @@ pub mod loader;
 pub mod metrics;
 pub mod peft;
 pub mod peft_config;
+pub mod search;
 pub mod space;
 pub mod supernet;
+
 
 pub use error::{Error, Result};

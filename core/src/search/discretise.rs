@@ -1,0 +1,212 @@
+//! The end of the search (ALGORITHM.md §6.5): the discrete PEFT configuration.
+//! On/off is the pruning mask (after an early stop) or the mask and argmax α;
+//! the rank is the fixed one or argmax β. Should the result still exceed the
+//! budget — a search that ran out of epochs before its last selection step —
+//! the least important chosen modules are dropped until it fits, and the
+//! result says which.
+
+use serde::{Deserialize, Serialize};
+
+use super::arch::ArchSnapshot;
+use super::config::SearchMode;
+use super::slots::SearchSlots;
+use super::state::SelectionState;
+
+/// One module of the result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleChoice {
+    pub slot: usize,
+    pub name: String,
+    /// The rank, for a rank-searchable slot.
+    pub rank: Option<usize>,
+    pub params: u64,
+}
+
+/// A discrete architecture within the budget.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscreteArchitecture {
+    /// Per slot: kept.
+    pub on: Vec<bool>,
+    /// Per ranked row: the chosen candidate index.
+    pub rank_choice: Vec<usize>,
+    /// The kept modules, in slot order.
+    pub modules: Vec<ModuleChoice>,
+    pub trainable_params: u64,
+    pub budget_params: u64,
+    /// Modules the argmax architecture had but the budget did not allow.
+    pub trimmed: Vec<String>,
+}
+
+/// Discretises the search's state. `priority` ranks the modules for trimming
+/// (the sensitivities when selection ran; otherwise softmax(α)[on] is used).
+pub fn discretise(
+    slots: &SearchSlots,
+    snapshot: &ArchSnapshot,
+    state: &SelectionState,
+    stopped_early: bool,
+    mode: SearchMode,
+    priority: Option<&[f64]>,
+    budget_params: u64,
+) -> DiscreteArchitecture {
+    let rank_choice: Vec<usize> = (0..slots.ranked_len())
+        .map(|row| state.fixed_rank[row].unwrap_or_else(|| snapshot.rank_argmax(row)))
+        .collect();
+    let entangled = mode == SearchMode::NoIter;
+    let mut on: Vec<bool> = (0..slots.len())
+        .map(|m| {
+            if state.pruned[m] {
+                return false;
+            }
+            match slots.ranked_row(m) {
+                // In the entangled space rank 0 is "off" and there is no α choice.
+                Some(row) if entangled => slots.ranks()[rank_choice[row]] > 0,
+                _ => stopped_early || snapshot.argmax_on(m),
+            }
+        })
+        .collect();
+    let params = |m: usize| match slots.ranked_row(m) {
+        Some(row) => slots.params_at(m, rank_choice[row]),
+        None => slots.params_at(m, 0),
+    };
+    let mut total: u64 = (0..slots.len()).filter(|&m| on[m]).map(params).sum();
+    let mut trimmed = Vec::new();
+    if total > budget_params {
+        let key: Vec<f64> = match priority {
+            Some(p) => p.to_vec(),
+            None => (0..slots.len())
+                .map(|m| snapshot.on_probability(m))
+                .collect(),
+        };
+        let mut order: Vec<usize> = (0..slots.len()).filter(|&m| on[m]).collect();
+        order.sort_by(|&a, &b| key[a].total_cmp(&key[b]));
+        for m in order {
+            if total <= budget_params {
+                break;
+            }
+            on[m] = false;
+            total -= params(m);
+            trimmed.push(slots.slots()[m].name.clone());
+        }
+    }
+    let modules = (0..slots.len())
+        .filter(|&m| on[m])
+        .map(|m| ModuleChoice {
+            slot: m,
+            name: slots.slots()[m].name.clone(),
+            rank: slots
+                .ranked_row(m)
+                .map(|row| slots.ranks()[rank_choice[row]]),
+            params: params(m),
+        })
+        .collect();
+    DiscreteArchitecture {
+        on,
+        rank_choice,
+        modules,
+        trainable_params: total,
+        budget_params,
+        trimmed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::slots::SearchSlot;
+
+    fn slots() -> SearchSlots {
+        SearchSlots::new(
+            vec![1, 4],
+            vec![
+                SearchSlot::ranked("a", vec![10, 40]),
+                SearchSlot::on_off("b", 6),
+                SearchSlot::ranked("c", vec![3, 12]),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// α: a on, b off, c on; β: a prefers 4, c prefers 1.
+    fn snapshot() -> ArchSnapshot {
+        ArchSnapshot::new(
+            vec![0.0, 1.0, 1.0, 0.0, 0.0, 2.0],
+            vec![0.0, 1.0, 1.0, 0.0],
+            2,
+        )
+    }
+
+    #[test]
+    fn early_stop_keeps_the_mask() {
+        let slots = slots();
+        let mut state = SelectionState::new(&slots, 0);
+        state.pruned[2] = true;
+        state.fixed_rank[0] = Some(0);
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            true,
+            SearchMode::Iterative,
+            None,
+            100,
+        );
+        assert_eq!(d.on, vec![true, true, false]);
+        assert_eq!(d.trainable_params, 16);
+        assert_eq!(d.modules[0].rank, Some(1));
+        assert_eq!(d.modules[1].rank, None);
+        assert!(d.trimmed.is_empty());
+    }
+
+    #[test]
+    fn without_early_stop_argmax_alpha_decides_and_budget_trims() {
+        let slots = slots();
+        let state = SelectionState::new(&slots, 5);
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            false,
+            SearchMode::Iterative,
+            None,
+            100,
+        );
+        assert_eq!(d.on, vec![true, false, true]);
+        assert_eq!(d.trainable_params, 43);
+        // Budget 41: drop by priority, least first: c (0.1) goes.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            false,
+            SearchMode::Iterative,
+            Some(&[0.9, 0.5, 0.1]),
+            41,
+        );
+        assert_eq!(d.on, vec![true, false, false]);
+        assert_eq!(d.trimmed, vec!["c".to_string()]);
+        assert_eq!(d.trainable_params, 40);
+    }
+
+    #[test]
+    fn entangled_rank_zero_is_off() {
+        let slots = slots().with_zero_rank().unwrap();
+        let snapshot = ArchSnapshot::new(
+            vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+            vec![5.0, 0.0, 1.0, 0.0, 0.0, 5.0],
+            3,
+        );
+        let state = SelectionState::new(&slots, 0);
+        let d = discretise(
+            &slots,
+            &snapshot,
+            &state,
+            true,
+            SearchMode::NoIter,
+            None,
+            100,
+        );
+        assert_eq!(d.on, vec![false, true, true]);
+        assert_eq!(d.modules[1].rank, Some(4));
+        assert_eq!(d.trainable_params, 6 + 12);
+    }
+}

@@ -1,0 +1,44 @@
+//! The BIPEFT search (Chang et al., Findings of EMNLP 2024; ALGORITHM.md §3–6):
+//! architecture logits and their samples, the iterative binary/dimension
+//! stages, the bi-level optimisation, and budget-guided early selection
+//! (sensitivity, trigger, module selection, dimension selection), ending in a
+//! discrete configuration within the parameter budget.
+//!
+//! The search knows a search space only as [`SearchSlots`] (per slot: rank
+//! searchable or on/off, and its parameter count per rank) and drives any
+//! model through [`SearchModel`]: a loss under an [`ArchSample`], and each
+//! slot's θ ⊙ ∇θ. Everything host-side (§6) is plain Rust on snapshots, so an
+//! async driver (the browser) can reuse it.
+
+pub mod arch;
+pub mod bilevel;
+pub mod budget;
+pub mod config;
+pub mod dimension_selection;
+pub mod discretise;
+pub mod gumbel;
+pub mod module_selection;
+pub mod optim;
+pub mod sample;
+pub mod selector;
+pub mod sensitivity;
+pub mod slots;
+pub mod stage;
+pub mod state;
+pub mod trace;
+pub mod trigger;
+
+pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
+pub use bilevel::{BilevelSearch, SearchModel};
+pub use budget::{budget_from_percent, expected_params, Expectation};
+pub use config::{
+    Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,
+};
+pub use discretise::{DiscreteArchitecture, ModuleChoice};
+pub use sample::{ArchSample, SampleSpec};
+pub use selector::{BudgetSelector, SelectionStep, StepReport};
+pub use sensitivity::SaliencyPair;
+pub use slots::{SearchSlot, SearchSlots, SlotCost};
+pub use stage::{Stage, StageClock};
+pub use state::SelectionState;
+pub use trace::{EpochReport, SearchEvent};
