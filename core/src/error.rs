@@ -35,7 +35,9 @@ pub enum Error {
         found: Vec<usize>,
     },
 
-    #[error("tensor `{name}` has dtype {dtype}, which bipeft cannot load (F32, F16, BF16, F64 only)")]
+    #[error(
+        "tensor `{name}` has dtype {dtype}, which bipeft cannot load (F32, F16, BF16, F64 only)"
+    )]
     UnsupportedDtype { name: String, dtype: String },
 
     #[error("tokenizer: {0}")]
@@ -46,6 +48,9 @@ pub enum Error {
 
     #[error("reading a tensor back from the device failed: {0}")]
     TensorRead(String),
+
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
 }
 
 /// The library's result type.
