@@ -35,9 +35,7 @@ pub enum Error {
         found: Vec<usize>,
     },
 
-    #[error(
-        "tensor `{name}` has dtype {dtype}, which bipeft cannot load (F32, F16, BF16, F64 only)"
-    )]
+    #[error("tensor `{name}` has dtype {dtype}, which bipeft cannot load (F32, F16, BF16, F64 only)")]
     UnsupportedDtype { name: String, dtype: String },
 
     #[error("tokenizer: {0}")]

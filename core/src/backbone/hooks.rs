@@ -11,18 +11,14 @@ use burn::tensor::{backend::Backend, Tensor};
 
 /// Which stack of the backbone a site belongs to. Encoder-only models use
 /// [`Stack::Encoder`] only.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Stack {
     Encoder,
     Decoder,
 }
 
 /// A place inside one block (or at the end of a stack) where a hook fires.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Point {
     // Linears of self-attention: T5 `q k v o`, BERT `query key value attention.output.dense`.
     Query,
@@ -56,9 +52,7 @@ pub enum Point {
 
 /// One hook site: stack, block index and point. For [`Point::FinalNorm`] the
 /// layer is the number of blocks of the stack; for [`Point::EmbeddingNorm`] 0.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Site {
     pub stack: Stack,
     pub layer: usize,
@@ -67,11 +61,7 @@ pub struct Site {
 
 impl Site {
     pub fn new(stack: Stack, layer: usize, point: Point) -> Self {
-        Site {
-            stack,
-            layer,
-            point,
-        }
+        Site { stack, layer, point }
     }
 }
 

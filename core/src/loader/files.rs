@@ -30,8 +30,7 @@ impl ModelFiles {
         let weights = Weights::from_dir(dir)?;
         let tokenizer_path = dir.join("tokenizer.json");
         let tokenizer = if tokenizer_path.is_file() {
-            let bytes =
-                std::fs::read(&tokenizer_path).map_err(|e| Error::io(&tokenizer_path, e))?;
+            let bytes = std::fs::read(&tokenizer_path).map_err(|e| Error::io(&tokenizer_path, e))?;
             Some(TextTokenizer::from_bytes(&bytes)?)
         } else {
             None
@@ -50,11 +49,10 @@ impl ModelFiles {
         checkpoint_shards: Vec<(String, Vec<u8>)>,
         tokenizer_json: Option<&[u8]>,
     ) -> Result<Self> {
-        let config_json =
-            String::from_utf8(config_json.to_vec()).map_err(|_| Error::MalformedConfig {
-                file: "config.json".into(),
-                message: "not UTF-8 text".into(),
-            })?;
+        let config_json = String::from_utf8(config_json.to_vec()).map_err(|_| Error::MalformedConfig {
+            file: "config.json".into(),
+            message: "not UTF-8 text".into(),
+        })?;
         Ok(ModelFiles {
             config_json,
             weights: Weights::from_bytes(checkpoint_shards)?,
@@ -66,9 +64,7 @@ impl ModelFiles {
     pub fn require_tokenizer(&self) -> Result<&TextTokenizer> {
         self.tokenizer.as_ref().ok_or_else(|| Error::MissingFile {
             path: "tokenizer.json".into(),
-            hint:
-                "the model directory has no tokenizer.json; bipeft needs the model's fast tokenizer"
-                    .into(),
+            hint: "the model directory has no tokenizer.json; bipeft needs the model's fast tokenizer".into(),
         })
     }
 }
@@ -91,9 +87,7 @@ pub fn read_tokenizer(dir: &Path) -> Result<TextTokenizer> {
     if !path.is_file() {
         return Err(Error::MissingFile {
             path,
-            hint:
-                "the model directory has no tokenizer.json; bipeft needs the model's fast tokenizer"
-                    .into(),
+            hint: "the model directory has no tokenizer.json; bipeft needs the model's fast tokenizer".into(),
         });
     }
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;

@@ -21,9 +21,8 @@ impl std::fmt::Debug for TextTokenizer {
 impl TextTokenizer {
     /// Parses the contents of a `tokenizer.json`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| {
-            Error::Tokenizer(format!("tokenizer.json is not a valid tokenizer: {e}"))
-        })?;
+        let mut inner = Tokenizer::from_bytes(bytes)
+            .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not a valid tokenizer: {e}")))?;
         inner.with_padding(None);
         inner
             .with_truncation(None)
@@ -46,10 +45,7 @@ impl TextTokenizer {
             .inner
             .encode((first, second), true)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok((
-            encoding.get_ids().to_vec(),
-            encoding.get_type_ids().to_vec(),
-        ))
+        Ok((encoding.get_ids().to_vec(), encoding.get_type_ids().to_vec()))
     }
 
     /// Many texts at once (parallel where the `tokenizers` build allows it).

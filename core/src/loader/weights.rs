@@ -215,10 +215,7 @@ mod tests {
         let w = Weights::from_bytes(vec![("m".into(), checkpoint(Dtype::F32, raw, vec![2, 3]))])
             .unwrap();
         let data = w.data("w", &[2, 3]).unwrap();
-        assert_eq!(
-            data.to_vec::<f32>().unwrap(),
-            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-        );
+        assert_eq!(data.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let err = w.data("w", &[3, 2]).unwrap_err().to_string();
         assert_eq!(err, "tensor `w` has shape [2, 3], expected [3, 2]");
         let err = w.data("nope", &[1]).unwrap_err().to_string();
@@ -231,12 +228,9 @@ mod tests {
             .iter()
             .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
             .collect();
-        let w =
-            Weights::from_bytes(vec![("m".into(), checkpoint(Dtype::BF16, raw, vec![2]))]).unwrap();
-        assert_eq!(
-            w.data("w", &[2]).unwrap().to_vec::<f32>().unwrap(),
-            vec![0.5, -2.0]
-        );
+        let w = Weights::from_bytes(vec![("m".into(), checkpoint(Dtype::BF16, raw, vec![2]))])
+            .unwrap();
+        assert_eq!(w.data("w", &[2]).unwrap().to_vec::<f32>().unwrap(), vec![0.5, -2.0]);
     }
 
     #[test]
@@ -244,9 +238,6 @@ mod tests {
         let err = Weights::from_bytes(vec![("model.safetensors".into(), vec![1, 2, 3])])
             .unwrap_err()
             .to_string();
-        assert!(
-            err.starts_with("malformed safetensors file model.safetensors"),
-            "{err}"
-        );
+        assert!(err.starts_with("malformed safetensors file model.safetensors"), "{err}");
     }
 }
