@@ -9,8 +9,8 @@ use anyhow::{bail, Context};
 use bipeft_core::data::cache;
 use bipeft_core::data::summary::{label_summary, length_stats, LabelSummary, LengthStats};
 use bipeft_core::data::{
-    load_task, tokenize_task, Benchmark, CustomKind, CustomTask, Formulation, LabelWords, SplitName, SplitOptions,
-    Splits, TaskData, TaskSource, TokenizeOptions, TokenizedTask,
+    load_task, tokenize_task, Benchmark, CustomKind, CustomTask, Formulation, LabelWords,
+    SplitName, SplitOptions, Splits, TaskData, TaskSource, TokenizeOptions, TokenizedTask,
 };
 use bipeft_core::loader::{read_config_json, read_tokenizer, TextTokenizer};
 use serde_json::{json, Map, Value};
@@ -65,7 +65,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let source = task_source(&args)?;
-    let data = load_task(&source, &args.data).with_context(|| format!("reading task {}", source.name()))?;
+    let data = load_task(&source, &args.data)
+        .with_context(|| format!("reading task {}", source.name()))?;
     let splits = Splits::new(
         &data,
         &SplitOptions {
@@ -191,14 +192,20 @@ fn tokenized(
         if let Ok(bytes) = std::fs::read(path) {
             match cache::from_bytes(&bytes) {
                 Ok(tokenized) => return Ok((tokenized, "hit")),
-                Err(e) => eprintln!("note: ignoring the unreadable cache file {}: {e}", path.display()),
+                Err(e) => eprintln!(
+                    "note: ignoring the unreadable cache file {}: {e}",
+                    path.display()
+                ),
             }
         }
     }
     let tokenized = tokenize_task(data, tokenizer, options)?;
     if let Some(path) = &path {
         if let Err(e) = write_atomically(path, &cache::to_bytes(&tokenized)) {
-            eprintln!("note: could not write the cache file {}: {e}", path.display());
+            eprintln!(
+                "note: could not write the cache file {}: {e}",
+                path.display()
+            );
         }
     }
     Ok((tokenized, "miss"))
@@ -224,14 +231,22 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 fn labels_json(summary: &LabelSummary) -> Value {
     match summary {
-        LabelSummary::Classes(counts) => {
-            Value::Object(counts.iter().map(|(name, n)| (name.clone(), json!(n))).collect::<Map<_, _>>())
-        }
+        LabelSummary::Classes(counts) => Value::Object(
+            counts
+                .iter()
+                .map(|(name, n)| (name.clone(), json!(n)))
+                .collect::<Map<_, _>>(),
+        ),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
 }
 
-fn report_json(args: &Args, data: &TaskData, splits: &Splits, tokens: Option<&TokenReport>) -> Value {
+fn report_json(
+    args: &Args,
+    data: &TaskData,
+    splits: &Splits,
+    tokens: Option<&TokenReport>,
+) -> Value {
     let names = splits.names();
     let sizes: Map<String, Value> = names
         .iter()
@@ -239,7 +254,12 @@ fn report_json(args: &Args, data: &TaskData, splits: &Splits, tokens: Option<&To
         .collect();
     let labels: Map<String, Value> = names
         .iter()
-        .map(|&n| (n.name().to_string(), labels_json(&label_summary(data, splits.get(n)))))
+        .map(|&n| {
+            (
+                n.name().to_string(),
+                labels_json(&label_summary(data, splits.get(n))),
+            )
+        })
         .collect();
     let files: Map<String, Value> = data
         .parts
@@ -260,7 +280,12 @@ fn report_json(args: &Args, data: &TaskData, splits: &Splits, tokens: Option<&To
         let per_split: Map<String, Value> = tokens
             .splits
             .iter()
-            .map(|(n, stats)| (n.name().to_string(), serde_json::to_value(stats).unwrap_or(Value::Null)))
+            .map(|(n, stats)| {
+                (
+                    n.name().to_string(),
+                    serde_json::to_value(stats).unwrap_or(Value::Null),
+                )
+            })
             .collect();
         report["tokens"] = json!({
             "model_type": tokens.model_type,
@@ -282,9 +307,18 @@ fn formulation_name(formulation: Formulation) -> &'static str {
 }
 
 fn print_table(data: &TaskData, splits: &Splits, tokens: Option<&TokenReport>) {
-    println!("task {} — protocol: {}", data.info.name, protocol_text(splits));
+    println!(
+        "task {} — protocol: {}",
+        data.info.name,
+        protocol_text(splits)
+    );
     for part in &data.parts {
-        println!("  {}: {} ({} examples)", part.part.name(), part.file, part.examples.len());
+        println!(
+            "  {}: {} ({} examples)",
+            part.part.name(),
+            part.file,
+            part.examples.len()
+        );
     }
     println!();
     let names = splits.names();
@@ -304,7 +338,11 @@ fn print_table(data: &TaskData, splits: &Splits, tokens: Option<&TokenReport>) {
                 mean_candidates,
             } => format!("{queries} queries, {mean_candidates:.1} candidate entities each"),
         };
-        println!("{:<16} {:>9}  {labels}", name.name(), splits.get(name).len());
+        println!(
+            "{:<16} {:>9}  {labels}",
+            name.name(),
+            splits.get(name).len()
+        );
     }
     for note in &splits.notes {
         println!("note: {note}");
@@ -313,7 +351,11 @@ fn print_table(data: &TaskData, splits: &Splits, tokens: Option<&TokenReport>) {
         println!();
         println!(
             "tokens ({} model, {} formulation, max length {}; tokenised in {:.2} s, cache {}):",
-            if tokens.model_type.is_empty() { "unknown" } else { &tokens.model_type },
+            if tokens.model_type.is_empty() {
+                "unknown"
+            } else {
+                &tokens.model_type
+            },
             formulation_name(tokens.options.formulation),
             tokens.options.max_length,
             tokens.seconds,
@@ -342,7 +384,9 @@ fn protocol_text(splits: &Splits) -> &'static str {
     use bipeft_core::data::Protocol;
     match splits.protocol {
         Protocol::Small => "small (dev split 50/50 into validation and test)",
-        Protocol::Large => "large (2,000 training examples held out as validation; dev is the test set)",
+        Protocol::Large => {
+            "large (2,000 training examples held out as validation; dev is the test set)"
+        }
         Protocol::Given => "given (train, dev and test files as provided)",
         Protocol::TrainOnly => "train only (validation and test held out from train)",
     }
