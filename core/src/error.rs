@@ -46,6 +46,9 @@ pub enum Error {
 
     #[error("reading a tensor back from the device failed: {0}")]
     TensorRead(String),
+
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
 }
 
 /// The library's result type.
