@@ -14,6 +14,11 @@
 //! `adapter_config.json` as peft wrote it, the factors through
 //! [`load_hf_lora`]; [`hf_lora_tensors`] must give back the file's tensors
 //! bit for bit, under the same keys. Needs the real model, as `minilm.rs` does.
+//!
+//! A third adapter, `task/`, sits on the small random sequence classifier
+//! `tests/fixtures/bert/bert_cls3`, whose checkpoint keys (and so peft's
+//! `base_model.model.bert.…` keys) carry the `bert.` prefix, with short
+//! targets and suffix rank patterns and a saved classifier beside the LoRA factors.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -84,35 +89,54 @@ fn floats<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
     t.into_data().to_vec().unwrap()
 }
 
-/// The real MiniLM, its `config.json` dispatch and checkpoint key prefix.
-struct MiniLm {
+/// A BERT-family encoder with its `config.json` dispatch, checkpoint key
+/// prefix and tokenizer (if the directory has one).
+struct Encoder {
     model: BertModel<B>,
     backbone: BackboneConfig,
     prefix: String,
-    tokenizer: TextTokenizer,
+    tokenizer: Option<TextTokenizer>,
 }
 
-impl MiniLm {
-    fn load() -> Self {
-        let files = ModelFiles::from_dir(&model_dir()).unwrap();
+impl Encoder {
+    fn load(dir: &Path) -> Self {
+        let files = ModelFiles::from_dir(dir).unwrap();
         let config = BertConfig::from_json(&files.config_json).unwrap();
         let model = BertModel::<B>::from_weights(&config, &files.weights, &Default::default())
             .unwrap()
             .no_grad();
-        MiniLm {
+        Encoder {
             model,
             backbone: BackboneConfig::from_json(&files.config_json).unwrap(),
             prefix: detect_prefix(&files.weights).unwrap(),
-            tokenizer: files.require_tokenizer().unwrap().clone(),
+            tokenizer: files.tokenizer.clone(),
         }
+    }
+
+    fn minilm() -> Self {
+        let minilm = Self::load(&model_dir());
+        assert_eq!(minilm.prefix, "", "all-MiniLM-L6-v2 is a bare BertModel");
+        minilm
     }
 
     fn naming(&self) -> impl Fn(Site) -> String + '_ {
         self.backbone.site_namer(&self.prefix)
     }
+
+    /// The LoRA space over every linear of the backbone, with candidate ranks `ranks`.
+    fn catalogue(&self, scaling: LoraScaling, ranks: &[usize]) -> Catalogue {
+        let mut space = presets::lora();
+        space.ranks = ranks.to_vec();
+        let options = PeftOptions {
+            lora_scaling: scaling,
+            ..PeftOptions::default()
+        };
+        Catalogue::build(&self.backbone.shape(), &space, &options, self.naming()).unwrap()
+    }
 }
 
-/// The padded batch of `reference.json`.
+/// The padded batch of a `reference.json` (`input_ids`, `token_type_ids`,
+/// `attention_mask` as nested lists).
 struct Batch {
     ids: Tensor<B, 2, Int>,
     types: Tensor<B, 2, Int>,
@@ -136,7 +160,7 @@ fn int_matrix(v: &Value) -> (Vec<i64>, [usize; 2]) {
     (rows.into_iter().flatten().collect(), shape)
 }
 
-fn batch(reference: &Value, minilm: &MiniLm) -> Batch {
+fn batch(reference: &Value, encoder: &Encoder) -> Batch {
     let device = Default::default();
     let tensor = |key: &str| {
         let (data, shape) = int_matrix(&reference[key]);
@@ -145,37 +169,42 @@ fn batch(reference: &Value, minilm: &MiniLm) -> Batch {
     let (ids, [rows, seq]) = int_matrix(&reference["input_ids"]);
     let (mask, _) = int_matrix(&reference["attention_mask"]);
     // Our tokenizer gives transformers' ids (the unpadded part of each row).
-    for (r, sentence) in reference["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
+    if let (Some(tokenizer), Some(sentences)) =
+        (&encoder.tokenizer, reference["sentences"].as_array())
     {
-        let ours = minilm.tokenizer.encode(sentence.as_str().unwrap()).unwrap();
-        let theirs: Vec<u32> = (0..seq)
-            .filter(|&t| mask[r * seq + t] == 1)
-            .map(|t| ids[r * seq + t] as u32)
-            .collect();
-        assert_eq!(ours, theirs, "token ids of sentence {r}");
+        for (r, sentence) in sentences.iter().enumerate() {
+            let ours = tokenizer.encode(sentence.as_str().unwrap()).unwrap();
+            let theirs: Vec<u32> = (0..seq)
+                .filter(|&t| mask[r * seq + t] == 1)
+                .map(|t| ids[r * seq + t] as u32)
+                .collect();
+            assert_eq!(ours, theirs, "token ids of sentence {r}");
+        }
     }
     Batch {
         ids: tensor("input_ids"),
         types: tensor("token_type_ids"),
         mask: tensor("attention_mask"),
-        shape: [rows, seq, minilm.model.config.hidden_size],
+        shape: [rows, seq, encoder.model.config.hidden_size],
     }
 }
 
+/// peft's matching of a target or pattern key against a module path: equal,
+/// or a suffix starting after a dot.
+fn peft_matches(name: &str, key: &str) -> bool {
+    name == key || name.ends_with(&format!(".{key}"))
+}
+
 /// What `adapter_config.json` says about each LoRA module: its rank and its
-/// `lora_alpha`, with `rank_pattern` / `alpha_pattern` applied as peft does
-/// (a pattern key matches a module path that ends with it at a dot).
+/// `lora_alpha`, with `rank_pattern` / `alpha_pattern` applied as peft does.
 #[derive(Debug)]
 struct HfLora {
     modules: BTreeMap<String, (usize, f64)>,
 }
 
 impl HfLora {
-    fn read(dir: &Path) -> Self {
+    /// The targets select among the LoRA slots of `catalogue`.
+    fn read(dir: &Path, catalogue: &Catalogue) -> Self {
         let config = read_json(&dir.join("adapter_config.json"));
         assert_eq!(config["peft_type"], "LORA");
         // Variants bipeft's LoRA does not compute.
@@ -190,18 +219,23 @@ impl HfLora {
                 .as_object()
                 .unwrap()
                 .iter()
-                .find(|(k, _)| name == k.as_str() || name.ends_with(&format!(".{k}")))
+                .find(|(k, _)| peft_matches(name, k))
                 .map(|(_, v)| v.as_f64().unwrap())
         };
-        let modules = config["target_modules"]
+        let targets: Vec<&str> = config["target_modules"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| {
-                let name = t.as_str().unwrap().to_string();
-                let rank = pattern("rank_pattern", &name).map_or(r, |v| v as usize);
-                let alpha = pattern("alpha_pattern", &name).unwrap_or(alpha);
-                (name, (rank, alpha))
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let modules = catalogue
+            .slots()
+            .iter()
+            .filter(|s| s.kind == Kind::Lora && targets.iter().any(|t| peft_matches(&s.name, t)))
+            .map(|s| {
+                let rank = pattern("rank_pattern", &s.name).map_or(r, |v| v as usize);
+                let alpha = pattern("alpha_pattern", &s.name).unwrap_or(alpha);
+                (s.name.clone(), (rank, alpha))
             })
             .collect();
         HfLora { modules }
@@ -222,17 +256,10 @@ impl HfLora {
             alpha: self.modules.values().next().unwrap().1,
         }
     }
-}
 
-/// The LoRA space over every linear of the backbone, with candidate ranks 1, 2, 4, 8.
-fn catalogue(minilm: &MiniLm, scaling: LoraScaling) -> Catalogue {
-    let mut space = presets::lora();
-    space.ranks = vec![1, 2, 4, 8];
-    let options = PeftOptions {
-        lora_scaling: scaling,
-        ..PeftOptions::default()
-    };
-    Catalogue::build(&minilm.backbone.shape(), &space, &options, minilm.naming()).unwrap()
+    fn ranks(&self) -> BTreeSet<usize> {
+        self.modules.values().map(|&(r, _)| r).collect()
+    }
 }
 
 /// The configuration choosing exactly peft's modules at peft's ranks,
@@ -252,10 +279,80 @@ fn config_of(catalogue: &Catalogue, hf: &HfLora) -> PeftConfig {
     PeftConfig::from_json(&config.to_json().unwrap(), "peft_config.json").unwrap()
 }
 
+/// Builds the discrete model of the adapter in `dir` (its modules, ranks and
+/// scaling as `adapter_config.json` gives them), loads its factors, and
+/// checks it: the hidden states against peft's `expected`, far from `base`,
+/// and the factors back under peft's keys, bit for bit. Returns the largest
+/// difference from peft and from `base`.
+fn check_adapter(
+    encoder: &Encoder,
+    batch: &Batch,
+    dir: &Path,
+    ranks: &[usize],
+    expected: &[f32],
+    base: &[f32],
+) -> (f32, f32) {
+    let what = dir.file_name().unwrap().to_string_lossy();
+    // The targets select among the LoRA slots; the scaling is then the file's.
+    let hf = HfLora::read(dir, &encoder.catalogue(LoraScaling::Unit, ranks));
+    let catalogue = encoder.catalogue(hf.scaling(), ranks);
+    let config = config_of(&catalogue, &hf);
+    let adapter = read_safetensors(&dir.join("adapter_model.safetensors"));
+    let lora_keys: BTreeSet<String> = adapter
+        .names()
+        .into_iter()
+        .filter(|k| k.contains(".lora_"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lora_keys.len(), 2 * hf.modules.len(), "{what}: {hf:?}");
+    let mut peft = PeftModel::<B>::build(&config, encoder.naming(), &Default::default()).unwrap();
+    // The trainable parameters are exactly the file's LoRA factors.
+    let file_params: usize = lora_keys
+        .iter()
+        .map(|k| adapter.shape(k).unwrap().iter().product::<usize>())
+        .sum();
+    assert_eq!(peft.num_params(), file_params, "{what}");
+    assert_eq!(config.trainable_params, file_params as u64, "{what}");
+    load_hf_lora(&mut peft, &adapter, encoder.naming()).unwrap();
+
+    let found = hidden(&encoder.model, batch, &peft);
+    let diff = max_abs_diff(&found, expected);
+    let moved = max_abs_diff(&found, base);
+    println!(
+        "{what}: {} LoRA modules, ranks {:?}, {:?}: max |hidden - peft| = {diff:.3e}; \
+         the adapter moves hidden states by up to {moved:.3}",
+        hf.modules.len(),
+        hf.ranks(),
+        hf.scaling()
+    );
+    assert!(diff <= TOLERANCE, "{what}: {diff}");
+    // The adapter is far from the identity, so the comparison means something.
+    assert!(
+        moved > 0.5,
+        "{what}: the adapter changes almost nothing ({moved})"
+    );
+
+    // The other way: our factors under peft's keys and shapes, bit for bit.
+    let exported = hf_lora_tensors(&peft, encoder.naming());
+    let keys: BTreeSet<String> = exported.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys, lora_keys, "{what}");
+    for (key, tensor) in exported {
+        let shape = tensor.dims().to_vec();
+        let ours: Vec<f32> = tensor.into_data().to_vec().unwrap();
+        let theirs: Vec<f32> = adapter.data(&key, &shape).unwrap().to_vec().unwrap();
+        assert!(
+            ours.iter()
+                .zip(&theirs)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{key} differs"
+        );
+    }
+    (diff, moved)
+}
+
 #[test]
 fn lora_from_peft_adapters_matches_peft_on_minilm() {
-    let minilm = MiniLm::load();
-    assert_eq!(minilm.prefix, "", "all-MiniLM-L6-v2 is a bare BertModel");
+    let minilm = Encoder::minilm();
     let reference = read_json(&fixtures().join("reference.json"));
     let outputs = read_safetensors(&fixtures().join("outputs.safetensors"));
     let batch = batch(&reference, &minilm);
@@ -271,67 +368,65 @@ fn lora_from_peft_adapters_matches_peft_on_minilm() {
         ("unit", LoraScaling::Unit),
     ] {
         let dir = fixtures().join(name);
-        let hf = HfLora::read(&dir);
+        let catalogue = minilm.catalogue(LoraScaling::Unit, &[1, 2, 4, 8]);
+        let hf = HfLora::read(&dir, &catalogue);
         assert_eq!(hf.scaling(), scaling, "{name}");
-        let ranks: BTreeSet<usize> = hf.modules.values().map(|&(r, _)| r).collect();
-        assert!(ranks.len() >= 4 && hf.modules.len() >= 10, "{hf:?}");
-
-        let catalogue = catalogue(&minilm, scaling);
-        let config = config_of(&catalogue, &hf);
-        let adapter = read_safetensors(&dir.join("adapter_model.safetensors"));
-        let mut peft =
-            PeftModel::<B>::build(&config, minilm.naming(), &Default::default()).unwrap();
-        // The trainable parameters are exactly the file's.
-        let file_params: usize = adapter
-            .names()
-            .iter()
-            .map(|n| adapter.shape(n).unwrap().iter().product::<usize>())
-            .sum();
-        assert_eq!(peft.num_params(), file_params);
-        assert_eq!(config.trainable_params, file_params as u64);
-        load_hf_lora(&mut peft, &adapter, minilm.naming()).unwrap();
-
-        let found = hidden(&minilm.model, &batch, &peft);
-        let diff = max_abs_diff(&found, &expected(name));
-        let moved = max_abs_diff(&found, &base);
-        println!(
-            "LoRA `{name}` ({} modules, ranks {ranks:?}): max |hidden - peft| = {diff:.3e}; \
-             the adapter moves hidden states by up to {moved:.3}",
-            hf.modules.len()
-        );
-        assert!(diff <= TOLERANCE, "{name}: {diff}");
-        // The adapter is far from the identity, so the comparison means something.
-        assert!(
-            moved > 1.0,
-            "{name}: the adapter changes almost nothing ({moved})"
-        );
-
-        // The other way: our factors under peft's keys and shapes, bit for bit.
-        let exported = hf_lora_tensors(&peft, minilm.naming());
-        let keys: BTreeSet<String> = exported.iter().map(|(k, _)| k.clone()).collect();
-        let file_keys: BTreeSet<String> = adapter.names().iter().map(|k| k.to_string()).collect();
-        assert_eq!(keys, file_keys);
-        for (key, tensor) in exported {
-            let shape = tensor.dims().to_vec();
-            let ours: Vec<f32> = tensor.into_data().to_vec().unwrap();
-            let theirs: Vec<f32> = adapter.data(&key, &shape).unwrap().to_vec().unwrap();
-            assert!(
-                ours.iter()
-                    .zip(&theirs)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{key} differs"
-            );
-        }
+        assert!(hf.ranks().len() >= 4 && hf.modules.len() >= 10, "{hf:?}");
+        check_adapter(&minilm, &batch, &dir, &[1, 2, 4, 8], &expected(name), &base);
     }
 }
 
 #[test]
+fn lora_of_a_task_model_is_keyed_under_its_prefix() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bert/bert_cls3");
+    let encoder = Encoder::load(&dir);
+    assert_eq!(encoder.prefix, "bert.");
+    let reference = read_json(&dir.join("reference.json"));
+    let batch = batch(&reference, &encoder);
+    let base = hidden(&encoder.model, &batch, &NoHooks);
+    let transformers: Vec<f32> =
+        serde_json::from_value::<Vec<Vec<Vec<f32>>>>(reference["last_hidden_state"].clone())
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+    assert!(max_abs_diff(&base, &transformers) <= TOLERANCE);
+    let outputs = read_safetensors(&fixtures().join("outputs.safetensors"));
+    let expected: Vec<f32> = outputs
+        .data("task", &batch.shape)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+
+    let task = fixtures().join("task");
+    let hf = HfLora::read(&task, &encoder.catalogue(LoraScaling::Unit, &[1, 2, 4]));
+    // Short targets and suffix patterns, resolved as peft resolves them.
+    let expected_modules: BTreeMap<String, (usize, f64)> = [
+        ("bert.encoder.layer.0.attention.self.query", 4),
+        ("bert.encoder.layer.0.attention.self.value", 4),
+        ("bert.encoder.layer.0.intermediate.dense", 1),
+        ("bert.encoder.layer.1.attention.self.query", 2),
+        ("bert.encoder.layer.1.attention.self.value", 4),
+        ("bert.encoder.layer.1.intermediate.dense", 1),
+    ]
+    .into_iter()
+    .map(|(name, r)| (name.to_string(), (r, 8.0)))
+    .collect();
+    assert_eq!(hf.modules, expected_modules);
+    // The classifier peft saved beside the factors (`modules_to_save`) is not ours to load.
+    let adapter = read_safetensors(&task.join("adapter_model.safetensors"));
+    assert!(adapter.contains("base_model.model.classifier.weight"));
+    check_adapter(&encoder, &batch, &task, &[1, 2, 4], &expected, &base);
+}
+
+#[test]
 fn mismatched_adapters_are_clear_errors_and_change_nothing() {
-    let minilm = MiniLm::load();
+    let minilm = Encoder::minilm();
     let dir = fixtures().join("alpha");
-    let hf = HfLora::read(&dir);
+    let hf = HfLora::read(&dir, &minilm.catalogue(LoraScaling::Unit, &[1, 2, 4, 8]));
     let adapter = read_safetensors(&dir.join("adapter_model.safetensors"));
-    let catalogue = catalogue(&minilm, hf.scaling());
+    let catalogue = minilm.catalogue(hf.scaling(), &[1, 2, 4, 8]);
     let device = Default::default();
 
     // A configuration without one of the adapter's modules: the file has
