@@ -23,9 +23,13 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let files = ModelFiles::from_dir(&root.join("fixtures/t5/tiny-t5-tok")).unwrap();
     let config = BackboneConfig::from_json(&files.config_json).unwrap();
+    // The tiny model is 16 wide: the default reduction (32) leaves no bottleneck.
+    let options = PeftOptions {
+        adapter_reduction: 4,
+        ..PeftOptions::default()
+    };
     let catalogue =
-        Catalogue::build(&config.shape(), &space, &PeftOptions::default(), config.site_namer(""))
-            .unwrap();
+        Catalogue::build(&config.shape(), &space, &options, config.site_namer("")).unwrap();
     let data_dir = root.join("../../shared/data/glue/SST-2");
     let data = load_task(&TaskSource::Benchmark(Benchmark::Sst2), &data_dir).unwrap();
     let splits = Splits::new(
@@ -36,9 +40,9 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
         },
     )
     .unwrap();
-    let mut options = TokenizeOptions::new(&data.info, Formulation::for_model_type("t5"));
-    options.max_length = 16;
-    let tokenized = tokenize_task(&data, files.require_tokenizer().unwrap(), &options).unwrap();
+    let mut tokenize = TokenizeOptions::new(&data.info, Formulation::for_model_type("t5"));
+    tokenize.max_length = 16;
+    let tokenized = tokenize_task(&data, files.require_tokenizer().unwrap(), &tokenize).unwrap();
     let device = Default::default();
     let batches = |split, seed| -> Vec<TensorBatch<B>> {
         plan_batches(&tokenized, split, &BatchOptions::train(8, seed))
@@ -53,13 +57,14 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
     let slots = search_slots(&catalogue, zero_rank).unwrap();
     let budget = catalogue.max_params() / 4;
     let search_config = SearchConfig::new(budget)
-        .with_epochs(3)
+        .with_epochs(5)
         .with_mode(mode)
         .with_weight_lr(1e-3)
         .with_selection(selection.then(|| {
             SelectionConfig::new()
                 .with_prune_begin_epoch(1)
                 .with_max_prune_steps(3)
+                .with_trigger_threshold(0.5)
         }));
     <B as Backend>::seed(&device, 5);
     let model = TaskModel::<B>::new(
