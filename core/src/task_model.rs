@@ -190,9 +190,10 @@ impl<B: Backend> TaskModel<B> {
                 )),
             };
         }
-        let t5 = self.t5.as_ref().ok_or_else(|| {
-            Error::InvalidInput("the task model holds no backbone".into())
-        })?;
+        let t5 = self
+            .t5
+            .as_ref()
+            .ok_or_else(|| Error::InvalidInput("the task model holds no backbone".into()))?;
         let TensorTargets::Tokens { ids, mask } = &batch.targets else {
             return Err(Error::InvalidInput(
                 "a T5 model needs target text (tokenise with the text-to-text formulation)".into(),
@@ -224,7 +225,11 @@ fn encoder_parts<B: Backend>(
     Ok((bert, head))
 }
 
-fn t5_model<B: Backend>(config: &T5Config, weights: &Weights, device: &B::Device) -> Result<T5Model<B>> {
+fn t5_model<B: Backend>(
+    config: &T5Config,
+    weights: &Weights,
+    device: &B::Device,
+) -> Result<T5Model<B>> {
     T5Model::from_weights(config, weights, device)
 }
 
@@ -237,7 +242,10 @@ impl<B: AutodiffBackend> SearchModel<B> for TaskModel<B> {
     fn loss(&self, batch: &TensorBatch<B>, sample: &ArchSample<B>) -> Tensor<B, 1> {
         let gates = self.gates(sample);
         self.loss_with(batch, &gates).unwrap_or_else(|_| {
-            Tensor::from_data(TensorData::new(vec![f32::NAN], [1]), &batch.input_ids.device())
+            Tensor::from_data(
+                TensorData::new(vec![f32::NAN], [1]),
+                &batch.input_ids.device(),
+            )
         })
     }
 

@@ -30,7 +30,9 @@ fn search(out: &PathBuf, budget: &str, data: &PathBuf, extra: &[&str]) -> (bool,
         .arg("--model")
         .arg(tiny_t5())
         // The `lora` space: the tiny model is too narrow for default adapters.
-        .args(["--task", "sst2", "--space", "lora", "--budget", budget, "--quiet"])
+        .args([
+            "--task", "sst2", "--space", "lora", "--budget", budget, "--quiet",
+        ])
         .arg("--data")
         .arg(data)
         .arg("--out")
@@ -66,7 +68,10 @@ fn bad_budget_text_is_refused() {
     let out = out_dir("text");
     let (ok, stderr) = search(&out, "lots", &sst2(), &[]);
     assert!(!ok);
-    assert!(one_error_line(&stderr).contains("--budget lots"), "{stderr}");
+    assert!(
+        one_error_line(&stderr).contains("--budget lots"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -74,7 +79,10 @@ fn missing_data_directory_is_refused() {
     let out = out_dir("nodata");
     let (ok, stderr) = search(&out, "1000", &root().join("no/such/dir"), &[]);
     assert!(!ok);
-    assert!(one_error_line(&stderr).contains("no such directory"), "{stderr}");
+    assert!(
+        one_error_line(&stderr).contains("no such directory"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -85,7 +93,10 @@ fn finished_run_is_not_overwritten_without_force() {
     let (ok, stderr) = search(&out, "1000", &sst2(), &[]);
     assert!(!ok);
     assert!(one_error_line(&stderr).contains("--force"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(out.join("peft_config.json")).unwrap(), "{}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("peft_config.json")).unwrap(),
+        "{}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -110,7 +110,9 @@ fn search(model_dir: &PathBuf, data_dir: &PathBuf, percent: f64, seed: u64) -> O
         .collect();
     let fixed_steps = selections
         .iter()
-        .filter(|e| matches!(e, SearchEvent::Selection { fixed_names, .. } if !fixed_names.is_empty()))
+        .filter(
+            |e| matches!(e, SearchEvent::Selection { fixed_names, .. } if !fixed_names.is_empty()),
+        )
         .count();
     Outcome {
         config: peft_config_of(&catalogue, &arch, false).unwrap(),
@@ -141,11 +143,17 @@ fn search_on_minilm_sst2_fits_the_budget_gradually_and_reproducibly() {
         assert!(c.trainable_params <= c.budget_params, "{percent}%");
         assert!(!c.modules.is_empty(), "{percent}%");
         assert!(outcome.selections >= 3, "{percent}%: pruning is gradual");
-        assert!(outcome.fixed_steps >= 2, "{percent}%: ranks are fixed gradually");
+        assert!(
+            outcome.fixed_steps >= 2,
+            "{percent}%: ranks are fixed gradually"
+        );
         assert!(outcome.stopped, "{percent}%: the search stops early");
         if percent == 0.05 {
             let again = search(&model, &data, percent, 3);
-            assert_eq!(again.config, outcome.config, "same seed, same configuration");
+            assert_eq!(
+                again.config, outcome.config,
+                "same seed, same configuration"
+            );
         }
     }
 }

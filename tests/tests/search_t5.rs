@@ -78,8 +78,13 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
     .unwrap();
     let mut search =
         BilevelSearch::new(model, slots, search_config, weight_batches.len(), &device).unwrap();
-    let reports = search.run(|_| weight_batches.clone(), &arch_batches).unwrap();
-    assert!(reports.iter().all(|r| r.weight_loss.is_finite()), "{reports:?}");
+    let reports = search
+        .run(|_| weight_batches.clone(), &arch_batches)
+        .unwrap();
+    assert!(
+        reports.iter().all(|r| r.weight_loss.is_finite()),
+        "{reports:?}"
+    );
     let stopped = search.stopped_early();
     let (_, _, arch) = search.finish().unwrap();
     let peft = peft_config_of(&catalogue, &arch, zero_rank).unwrap();
@@ -92,7 +97,12 @@ fn t5_text_to_text_search_in_each_space_and_ablation() {
         ("s1", presets::s1(), SearchMode::Iterative, true),
         ("s2", presets::s2(), SearchMode::Iterative, true),
         ("s1 no_iter", presets::s1(), SearchMode::NoIter, true),
-        ("s1 no early selection", presets::s1(), SearchMode::Iterative, false),
+        (
+            "s1 no early selection",
+            presets::s1(),
+            SearchMode::Iterative,
+            false,
+        ),
     ] {
         let (trainable, budget, modules, stopped) = run(space, mode, selection);
         eprintln!("{name}: {modules} modules, {trainable} of {budget}, stopped {stopped}");

@@ -33,7 +33,8 @@ pub fn sized(catalogue: &Catalogue, kind: Kind, budget: u64) -> anyhow::Result<P
         );
     }
     let ranks = catalogue.slots()[slots[0]].ranks.clone();
-    let build = |picks: &[(usize, Option<usize>)]| PeftConfig::from_selection(catalogue, budget, picks);
+    let build =
+        |picks: &[(usize, Option<usize>)]| PeftConfig::from_selection(catalogue, budget, picks);
     if ranks.is_empty() {
         return Ok(build(&greedy(catalogue, &slots, None, budget))?);
     }

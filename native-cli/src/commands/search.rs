@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    load_task, plan_batches, collate, tokenize_task, BatchOptions, Benchmark, Formulation, Splits,
-    SplitOptions, TaskSource, TensorBatch, TokenizeOptions,
+    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, Formulation,
+    SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
@@ -399,7 +399,17 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
             let arch_loss = search.arch_step(&arch_batches[i % arch_batches.len()], epoch)?;
             let weight_loss = search.weight_step(&batch, epoch)?;
-            let record = step_record(&search, &slots, &selection, zero_rank, epoch, step, tau, arch_loss, weight_loss)?;
+            let record = step_record(
+                &search,
+                &slots,
+                &selection,
+                zero_rank,
+                epoch,
+                step,
+                tau,
+                arch_loss,
+                weight_loss,
+            )?;
             progress.step(&record.progress_line(budget));
             steps.push(record);
             step += 1;
@@ -458,11 +468,22 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     };
     write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
     write_json_atomic(&args.out.join("peft_config.json"), &peft)?;
-    print_summary(&peft, budget, backbone_params, seconds, stopped_early, &notes, &args.out);
+    print_summary(
+        &peft,
+        budget,
+        backbone_params,
+        seconds,
+        stopped_early,
+        &notes,
+        &args.out,
+    );
     Ok(())
 }
 
-fn picks_of(catalogue: &Catalogue, peft: &PeftConfig) -> anyhow::Result<Vec<(usize, Option<usize>)>> {
+fn picks_of(
+    catalogue: &Catalogue,
+    peft: &PeftConfig,
+) -> anyhow::Result<Vec<(usize, Option<usize>)>> {
     peft.modules
         .iter()
         .map(|m| {
@@ -526,9 +547,9 @@ impl StepRecord {
         let loss = self
             .weight_loss
             .map_or("nan".to_string(), |l| format!("{l:.4}"));
-        let expected = self
-            .expected_params
-            .map_or(String::new(), |e| format!("  E/budget {:.2}", e / budget as f64));
+        let expected = self.expected_params.map_or(String::new(), |e| {
+            format!("  E/budget {:.2}", e / budget as f64)
+        });
         format!(
             "epoch {} step {}  loss {loss}  τ {:.2}{expected}  modules {}",
             self.epoch, self.step, self.tau, self.live_modules
@@ -545,7 +566,10 @@ fn finish_baseline(
     started: Instant,
 ) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
-    let notes = vec![format!("hand-made baseline `{:?}` sized to the budget", args.mode)];
+    let notes = vec![format!(
+        "hand-made baseline `{:?}` sized to the budget",
+        args.mode
+    )];
     let trace = Trace {
         format: "bipeft-search-trace",
         model_type: &peft.backbone.model_type,
@@ -567,7 +591,15 @@ fn finish_baseline(
     };
     write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
     write_json_atomic(&args.out.join("peft_config.json"), peft)?;
-    print_summary(peft, budget, backbone_params, seconds, false, &notes, &args.out);
+    print_summary(
+        peft,
+        budget,
+        backbone_params,
+        seconds,
+        false,
+        &notes,
+        &args.out,
+    );
     Ok(())
 }
 
