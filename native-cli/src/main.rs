@@ -24,6 +24,8 @@ enum Command {
     Data(commands::data::Args),
     /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
     Search(commands::search::Args),
+    /// Run a plan of searches + retrains (models × tasks × budgets × methods × seeds) and write its report.
+    Experiment(commands::experiment::Args),
 }
 
 fn main() {
@@ -33,6 +35,7 @@ fn main() {
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Experiment(args) => commands::experiment::run(args),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");

@@ -2,6 +2,7 @@
 
 pub mod baseline;
 pub mod data;
+pub mod experiment;
 pub mod model_check;
 pub mod search;
 pub mod space;
