@@ -5,6 +5,7 @@ pub mod backbone;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod export;
 pub mod loader;
 pub mod metrics;
 pub mod peft;
@@ -13,6 +14,7 @@ pub mod search;
 pub mod space;
 pub mod supernet;
 pub mod task_model;
+pub mod train;
 
 
 pub use error::{Error, Result};
