@@ -176,7 +176,7 @@ impl Plan {
             message,
         };
         let mut plan: Plan = match format {
-            PlanFormat::Toml => toml::from_str(text).map_err(|e| malformed(e.to_string()))?,
+            PlanFormat::Toml => toml::from_str(text).map_err(|e| malformed(toml_message(&e, text)))?,
             PlanFormat::Json => serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?,
         };
         plan.check().map_err(malformed)?;
@@ -249,6 +249,19 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+/// toml's error as one line (its `Display` draws the source over several):
+/// the message and where it is.
+fn toml_message(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim().replace('\n', "; ");
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }
 
@@ -368,7 +381,10 @@ epochs = 2
         assert!(error_of(&zero).contains("search_epochs must be positive"));
         let name = PLAN.replace("name = \"tiny\"", "name = \"a/b\"");
         assert!(error_of(&name).contains("model name `a/b`"));
-        assert!(error_of("budgets = [").starts_with("malformed plan.toml"));
+        assert!(error_of("budgets = [").starts_with("malformed plan.toml: line 1"));
+        for bad in [unknown_method, typo, "budgets = [".to_string()] {
+            assert_eq!(error_of(&bad).lines().count(), 1, "{}", error_of(&bad));
+        }
     }
 
     #[test]

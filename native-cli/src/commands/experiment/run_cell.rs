@@ -2,7 +2,7 @@
 //! binary, so a cell sees exactly what a user running the search sees, and
 //! its time is the search's whole cost), then the retrain and test score.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -16,7 +16,6 @@ use crate::backend::BackendArgs;
 
 /// What the search step left behind.
 pub struct Searched {
-    pub peft_config_path: PathBuf,
     pub peft: PeftConfig,
     pub seconds: f64,
     pub notes: Vec<String>,
@@ -125,7 +124,6 @@ pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<
         .with_context(|| format!("reading {}", peft_config_path.display()))?;
     let notes = search_notes(&out.join("search_trace.json"));
     Ok(Searched {
-        peft_config_path,
         peft,
         seconds,
         notes,
