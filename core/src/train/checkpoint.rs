@@ -62,6 +62,7 @@ pub struct ResumeState {
 }
 
 /// A saved state with its records.
+#[derive(Debug)]
 pub struct Checkpoint {
     pub state: ResumeState,
     pub trainable: Vec<u8>,

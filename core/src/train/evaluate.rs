@@ -224,7 +224,7 @@ pub fn evaluate<B: Backend>(spec: &EvalSpec, device: &B::Device) -> Result<Evalu
         &spec.task,
         &spec.data_dir,
         tokenizer,
-        backbone.config.model_type(),
+        &backbone.config,
         settings,
     )?;
     let model = trained.model::<B>(&backbone, &task.data.info.labels, device)?;

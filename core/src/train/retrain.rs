@@ -121,7 +121,7 @@ pub fn retrain<B: AutodiffBackend>(
         &spec.task,
         &spec.data_dir,
         tokenizer,
-        backbone.config.model_type(),
+        &backbone.config,
         settings,
     )?;
     let info = &task.data.info;
