@@ -107,7 +107,7 @@ fn modules_peft_cannot_express_are_kept_beside_it_with_a_note() {
     let out = dir.join("adapter");
     let stdout = ok(&["export", "--trained", s(&trained), "--format", "peft", "--out", s(&out)]);
     assert!(stdout.contains("1 LoRA modules"), "{stdout}");
-    assert!(stdout.contains("note: 1 adapter, 2 bitfit, 2 lnfit cannot be expressed"), "{stdout}");
+    assert!(stdout.contains("note: 1 adapter, 4 bitfit, 2 lnfit cannot be expressed"), "{stdout}");
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.starts_with("# A bipeft result"), "{readme}");
     assert!(readme.contains("**NOTE:"), "{readme}");
