@@ -189,6 +189,9 @@ mod tests {
         let e = Checkpoint::from_bytes(&bytes[..bytes.len() - 1], "c").unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         let e = Checkpoint::from_bytes(b"{}", "c").unwrap_err();
-        assert!(e.to_string().contains("not a bipeft retrain checkpoint"), "{e}");
+        assert!(
+            e.to_string().contains("not a bipeft retrain checkpoint"),
+            "{e}"
+        );
     }
 }

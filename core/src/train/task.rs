@@ -75,9 +75,9 @@ impl PreparedTask {
     pub fn split(&self, split: SplitName) -> Result<&[ExampleRef]> {
         let all = self.splits.get(split);
         let n = match split {
-            SplitName::Validation | SplitName::Test | SplitName::TestMismatched => {
-                self.max_eval_examples.map_or(all.len(), |m| m.min(all.len()))
-            }
+            SplitName::Validation | SplitName::Test | SplitName::TestMismatched => self
+                .max_eval_examples
+                .map_or(all.len(), |m| m.min(all.len())),
             _ => all.len(),
         };
         if n == 0 {
