@@ -1,0 +1,332 @@
+// Browser tests of the bipeft site: Debian's Chromium driven by
+// playwright-core, against the built site (www/dist) served on 127.0.0.1.
+// Every check runs twice: with --enable-unsafe-webgpu (a software WebGPU
+// adapter) and without (no adapter: the page must say so and use the CPU).
+// Any request to a host other than 127.0.0.1 fails the run. Screenshots go to
+// tests/artifacts/.
+//
+//   node tests/browser/run.mjs [--dist www/dist] [--mode gpu|cpu|both]
+//
+// Needs `npm ci` in tests/browser and a built site (bash www/build.sh --dev).
+
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const dist = path.resolve(root, option('--dist', 'www/dist'));
+const modes = { both: ['gpu', 'cpu'], gpu: ['gpu'], cpu: ['cpu'] }[option('--mode', 'both')];
+const fixtures = path.join(root, 'tests/fixtures/web');
+const artifacts = path.join(root, 'tests/artifacts');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// Flags from PLATFORM.md: no network chatter, no first-run UI.
+const BASE_FLAGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-domain-reliability',
+  '--metrics-recording-only',
+  '--no-pings',
+];
+
+if (!fs.existsSync(path.join(dist, 'index.html'))) {
+  console.error(`${dist} is not built: run bash www/build.sh --dev first`);
+  process.exit(2);
+}
+if (!fs.existsSync(chromiumPath)) {
+  console.error(`no Chromium at ${chromiumPath}: apt-get install -y chromium chromium-driver (or set CHROMIUM)`);
+  process.exit(2);
+}
+fs.mkdirSync(artifacts, { recursive: true });
+
+// --- A static server on 127.0.0.1 -----------------------------------------
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.tsv': 'text/tab-separated-values; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+  '.png': 'image/png',
+};
+
+function serve() {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    let file = path.normalize(path.join(dist, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(dist)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (!fs.existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// --- A small harness ---------------------------------------------------------
+const results = [];
+async function check(mode, name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ mode, name, ok: true });
+    console.log(`  ok   [${mode}] ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    results.push({ mode, name, ok: false, error: e });
+    console.log(`  FAIL [${mode}] ${name}\n${String(e.stack || e).replace(/^/gm, '       ')}`);
+  }
+}
+
+const readJson = (name) => JSON.parse(fs.readFileSync(path.join(fixtures, name), 'utf8'));
+
+/** What the page must show for a configuration: per (slot, kind), data-rank. */
+function expectedRanks(config) {
+  const ranks = new Map();
+  for (const m of config.modules) ranks.set(`${m.kind}|${m.name}`, m.rank === null ? 1 : m.rank);
+  return ranks;
+}
+
+async function cells(page, testid = 'heatmap') {
+  return page.$$eval(`[data-testid="${testid}"] [data-slot]`, (nodes) =>
+    nodes.map((n) => ({
+      slot: n.getAttribute('data-slot'),
+      kind: n.getAttribute('data-kind'),
+      rank: n.getAttribute('data-rank'),
+      state: n.getAttribute('data-state'),
+      fill: n.getAttribute('fill'),
+    })),
+  );
+}
+
+async function legend(page) {
+  return page.$$eval('[data-testid="result-a"] .legend rect', (nodes) =>
+    nodes.map((n) => ({ testid: n.getAttribute('data-testid'), rank: n.getAttribute('data-rank'), fill: n.getAttribute('fill') })),
+  );
+}
+
+async function openInspect(page, files) {
+  await page.setInputFiles('[data-testid="config-input"]', files.map((f) => path.join(fixtures, f)));
+}
+
+async function run(mode, baseUrl) {
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: mode === 'gpu' ? [...BASE_FLAGS, '--enable-unsafe-webgpu'] : BASE_FLAGS,
+  });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
+  const outside = [];
+  // Every request leaves through here: anything not for 127.0.0.1 is refused and recorded.
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.protocol === 'data:' || url.protocol === 'blob:' || url.hostname === '127.0.0.1') return route.continue();
+    outside.push(route.request().url());
+    return route.abort('blockedbyclient');
+  });
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (!['data:', 'blob:'].includes(url.protocol) && url.hostname !== '127.0.0.1') outside.push(request.url());
+  });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  const config = readJson('peft_config.json');
+  const trace = readJson('search_trace.json');
+  const expected = readJson('expected_slots.json');
+
+  await check(mode, 'the page loads its wasm module', async () => {
+    await page.goto(baseUrl, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-wasm="ready"]', { timeout: 60_000 });
+    const version = await page.textContent('[data-testid="version"]');
+    assert.match(version, /^v\d+\.\d+\.\d+/);
+  });
+
+  await check(mode, 'the explore view names the backend the search will use', async () => {
+    await page.click('[data-testid="tab-explore"]');
+    const box = page.locator('[data-testid="backend-status"]');
+    await page.waitForSelector('[data-testid="backend-status"][data-backend]', { timeout: 30_000 });
+    const backend = await box.getAttribute('data-backend');
+    const text = await box.textContent();
+    if (mode === 'gpu') {
+      assert.equal(backend, 'webgpu', `expected a WebGPU adapter with --enable-unsafe-webgpu; page says: ${text}`);
+      assert.match(text, /WebGPU adapter found/);
+    } else {
+      assert.equal(backend, 'cpu', `expected no WebGPU adapter without --enable-unsafe-webgpu; page says: ${text}`);
+      assert.match(text, /WebGPU is not available/);
+      assert.match(text, /CPU/);
+    }
+    await page.waitForFunction(() => document.querySelector('[data-testid="task-summary"]').textContent.includes('examples'));
+    assert.match(await page.textContent('[data-testid="task-summary"]'), /320 examples · 2 classes \(0: 160, 1: 160\)/);
+    await page.screenshot({ path: path.join(artifacts, `${mode}-explore.png`), fullPage: true });
+    await page.click('[data-testid="tab-inspect"]');
+  });
+
+  await check(mode, 'the heat map has one cell per slot with the chosen ranks', async () => {
+    await openInspect(page, ['peft_config.json', 'search_trace.json']);
+    await page.waitForSelector('[data-testid="heatmap"] [data-slot]');
+    const shown = await cells(page);
+    assert.equal(shown.length, expected.slots.length, 'cells vs slots of the space');
+    const byKey = new Map(shown.map((c) => [`${c.kind}|${c.slot}`, c]));
+    assert.equal(byKey.size, shown.length, 'each (slot, kind) appears once');
+    for (const slot of expected.slots) {
+      const cell = byKey.get(`${slot.kind}|${slot.name}`);
+      assert.ok(cell, `no cell for the ${slot.kind} slot ${slot.name}`);
+      assert.equal(Number(cell.rank), slot.rank, `data-rank of ${slot.kind} ${slot.name}`);
+    }
+    // And straight from the configuration file: every kept module at its rank, nothing else kept.
+    const ranks = expectedRanks(config);
+    const kept = shown.filter((c) => c.rank !== '0');
+    assert.equal(kept.length, config.modules.length, 'kept cells vs modules in peft_config.json');
+    for (const c of kept) assert.equal(Number(c.rank), ranks.get(`${c.kind}|${c.slot}`), `${c.kind} ${c.slot}`);
+  });
+
+  await check(mode, 'cell colours follow the legend', async () => {
+    const shown = await cells(page);
+    const swatches = await legend(page);
+    const rankFill = new Map(swatches.filter((s) => s.testid === 'legend-rank').map((s) => [s.rank, s.fill]));
+    const onFill = swatches.find((s) => s.testid === 'legend-on').fill;
+    const prunedFill = swatches.find((s) => s.testid === 'legend-pruned').fill;
+    assert.deepEqual([...rankFill.keys()], ['1', '4', '8']);
+    assert.equal(new Set(rankFill.values()).size, 3, 'three distinct rank colours');
+    const onOff = new Set(['bitfit', 'lnfit']);
+    for (const c of shown) {
+      const want = c.rank === '0' ? prunedFill : onOff.has(c.kind) ? onFill : rankFill.get(c.rank);
+      assert.equal(c.fill, want, `${c.kind} ${c.slot} at rank ${c.rank}`);
+    }
+    // The map is drawn in more than one colour: kept modules of several ranks.
+    assert.ok(new Set(shown.map((c) => c.fill)).size >= 3);
+    const trainable = await page.textContent('[data-testid="stat-trainable"] .stat-value');
+    assert.equal(trainable.replace(/,/g, ''), String(config.trainable_params));
+    await page.screenshot({ path: path.join(artifacts, `${mode}-inspect.png`), fullPage: true });
+  });
+
+  await check(mode, 'the timeline replays the trace', async () => {
+    const selections = trace.filter((e) => e.event === 'selection');
+    const slider = page.locator('[data-testid="timeline-slider"]');
+    assert.equal(Number(await slider.getAttribute('max')), selections.length + 1);
+    const setFrame = (f) => slider.evaluate((el, f) => {
+      el.value = String(f);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, f);
+
+    await setFrame(0);
+    let shown = await cells(page);
+    assert.ok(shown.every((c) => c.state === 'searching'), 'frame 0: every slot still searched');
+    assert.match(await page.textContent('[data-testid="timeline-label"]'), /^Start/);
+
+    const pruned = new Set();
+    const fixed = new Set();
+    for (let k = 1; k <= selections.length; k++) {
+      for (const n of selections[k - 1].pruned_names) pruned.add(n);
+      for (const n of selections[k - 1].fixed_names) fixed.add(n);
+      const fixedLive = [...fixed].filter((n) => !pruned.has(n)).length;
+      await setFrame(k);
+      shown = await cells(page);
+      assert.equal(shown.filter((c) => c.state === 'pruned').length, pruned.size, `pruned after step ${k}`);
+      assert.equal(shown.filter((c) => c.state === 'fixed').length, fixedLive, `fixed after step ${k}`);
+      assert.match(await page.textContent('[data-testid="timeline-label"]'), new RegExp(`^Selection step ${k} of ${selections.length}`));
+      if (k === Math.ceil(selections.length / 2)) {
+        await page.locator('[data-testid="result-a"]').screenshot({ path: path.join(artifacts, `${mode}-replay-step${k}.png`) });
+      }
+    }
+    // The play button walks from the start to the result.
+    await setFrame(0);
+    await page.click('[data-testid="timeline-play"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="timeline"]').dataset.frame) >= 2, null, { timeout: 10_000 });
+    await page.waitForFunction(
+      (last) => Number(document.querySelector('[data-testid="timeline"]').dataset.frame) === last,
+      selections.length + 1,
+      { timeout: 60_000 },
+    );
+    shown = await cells(page);
+    assert.ok(shown.every((c) => c.state === 'kept' || c.state === 'pruned'), 'the last frame is the result');
+    assert.equal(shown.filter((c) => c.state === 'kept').length, config.modules.length);
+  });
+
+  await check(mode, 'two results side by side', async () => {
+    await page.setInputFiles('[data-testid="compare-input"]', [path.join(fixtures, 'small_peft_config.json')]);
+    await page.waitForSelector('[data-testid="heatmap-b"] [data-slot]');
+    const small = readJson('small_peft_config.json');
+    const b = await cells(page, 'heatmap-b');
+    assert.equal(b.length, expected.slots.length);
+    assert.equal(b.filter((c) => c.rank !== '0').length, small.modules.length);
+    const a = await cells(page, 'heatmap');
+    assert.equal(a.length, expected.slots.length, 'the first result stays');
+    await page.screenshot({ path: path.join(artifacts, `${mode}-compare.png`), fullPage: true });
+    await page.click('[data-testid="result-b"] .close');
+    await page.waitForSelector('[data-testid="heatmap-b"]', { state: 'detached' });
+  });
+
+  await check(mode, 'a trace from another search is refused with a reason', async () => {
+    await openInspect(page, ['peft_config.json', 'small_search_trace.json']);
+    const error = page.locator('[data-testid="inspect-error"]');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /small_search_trace\.json: .*(different searches|another search)/);
+  });
+
+  await check(mode, 'a file that is not a configuration is refused with a reason', async () => {
+    const junk = path.join(artifacts, 'not-a-config.json');
+    fs.writeFileSync(junk, JSON.stringify({ hello: 'world' }));
+    await page.setInputFiles('[data-testid="config-input"]', [junk]);
+    const error = page.locator('[data-testid="inspect-error"]');
+    await page.waitForFunction(() => /neither a peft_config\.json/.test(document.querySelector('[data-testid="inspect-error"]').textContent));
+    assert.ok(await error.isVisible());
+    const broken = JSON.parse(fs.readFileSync(path.join(fixtures, 'peft_config.json'), 'utf8'));
+    broken.trainable_params += 1;
+    const brokenPath = path.join(artifacts, 'broken_peft_config.json');
+    fs.writeFileSync(brokenPath, JSON.stringify(broken));
+    await page.setInputFiles('[data-testid="config-input"]', [brokenPath]);
+    await page.waitForFunction(() => /trainable_params/.test(document.querySelector('[data-testid="inspect-error"]').textContent));
+  });
+
+  await check(mode, 'the example button loads the example result', async () => {
+    await page.reload();
+    await page.waitForSelector('body[data-wasm="ready"]');
+    await page.click('[data-testid="load-example"]');
+    await page.waitForSelector('[data-testid="heatmap"] [data-slot]');
+    assert.equal((await cells(page)).length, expected.slots.length);
+  });
+
+  await check(mode, 'no request left 127.0.0.1 and the console stayed clean', async () => {
+    assert.deepEqual(outside, [], 'requests to other hosts');
+    // The refused files above log nothing; anything on the console is a bug.
+    assert.deepEqual(consoleErrors, [], 'console errors');
+  });
+
+  await browser.close();
+}
+
+const server = await serve();
+const baseUrl = `http://127.0.0.1:${server.address().port}/`;
+console.log(`serving ${dist} at ${baseUrl}`);
+for (const mode of modes) {
+  console.log(`Chromium ${mode === 'gpu' ? 'with --enable-unsafe-webgpu' : 'without a WebGPU adapter'}:`);
+  await run(mode, baseUrl);
+}
+server.close();
+const failed = results.filter((r) => !r.ok);
+console.log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${path.relative(root, artifacts)}/`);
+process.exit(failed.length ? 1 : 0);
