@@ -67,14 +67,20 @@ export function renderBudget(inspection, { width = 560, scaleMax } = {}) {
       s('text', { x: left - 8, y: y + 8, class: 'bd-label', 'text-anchor': 'end', 'dominant-baseline': 'central', text: kindLabel(k.kind) }),
       s('rect', { x: left, y, width: barW, height: 16, class: 'bd-track' }),
       s('rect', { x: left, y, width: Math.max(k.params ? 1 : 0, px(k.params) - left), height: 16, fill: kindColor(k.kind) }),
-      s('text', {
-        x: Math.min(px(k.params) + 6, width - right),
-        y: y + 8,
-        class: 'bd-value',
-        'dominant-baseline': 'central',
-        'text-anchor': px(k.params) + 6 > width - 150 ? 'end' : 'start',
-        text: `${short(k.params)} · ${k.kept}/${k.slots} kept`,
-      }),
+      // The value goes right of its bar, or inside its end when the bar is long.
+      (() => {
+        const text = `${short(k.params)} · ${k.kept}/${k.slots} kept`;
+        const room = width - right - (px(k.params) + 6);
+        const inside = room < text.length * 6.4;
+        return s('text', {
+          x: inside ? px(k.params) - 6 : px(k.params) + 6,
+          y: y + 8,
+          class: inside ? 'bd-value bd-inside' : 'bd-value',
+          'dominant-baseline': 'central',
+          'text-anchor': inside ? 'end' : 'start',
+          text,
+        });
+      })(),
     );
   });
 

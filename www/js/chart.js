@@ -20,7 +20,7 @@ function niceTicks(lo, hi, n = 4) {
  * Returns {svg, mark(x)}: `mark` moves the vertical marker (null hides it).
  */
 export function lineChart({ width = 420, height = 190, series, lines = [], xLabel = '', yFormat = short, testid, yMin }) {
-  const m = { l: 48, r: 12, t: 12, b: 32 };
+  const m = { l: 48, r: 12, t: 14 + 14 * series.length, b: 32 };
   const xs = series.flatMap((se) => se.points.map((p) => p[0]));
   const ys = series.flatMap((se) => se.points.map((p) => p[1])).concat(lines.map((l) => l.y));
   const x0 = Math.min(0, ...xs);
@@ -59,11 +59,11 @@ export function lineChart({ width = 420, height = 190, series, lines = [], xLabe
       for (const p of se.points) svg.append(s('circle', { cx: X(p[0]), cy: Y(p[1]), r: 3, fill: se.color }));
     }
   }
-  // Legend in the top left corner.
+  // Legend above the plot.
   series.forEach((se, i) => {
     svg.append(
-      s('rect', { x: m.l + 8, y: m.t + 2 + i * 14, width: 10, height: 3, fill: se.color }),
-      s('text', { x: m.l + 22, y: m.t + 4 + i * 14, class: 'ch-legend', 'dominant-baseline': 'central', text: se.label }),
+      s('rect', { x: m.l, y: 6 + i * 14, width: 12, height: 3, fill: se.color }),
+      s('text', { x: m.l + 18, y: 8 + i * 14, class: 'ch-legend', 'dominant-baseline': 'central', text: se.label }),
     );
   });
   const marker = s('line', { y1: m.t, y2: height - m.b, class: 'ch-marker', visibility: 'hidden' });

@@ -14,10 +14,10 @@ export const SEARCHING_FILL = '#e4e7ec';
 
 const KIND_COLORS = {
   lora: '#4e79a7',
-  adapter: '#f28e2b',
+  adapter: '#76b7b2',
   bitfit: '#59a14f',
   lnfit: '#e15759',
-  serial_adapter: '#76b7b2',
+  serial_adapter: '#9c755f',
   parallel_adapter: '#b07aa1',
   prefix: '#edc948',
 };

@@ -67,8 +67,9 @@ export function renderHeatmap(container, inspection, scale, { testid = 'heatmap'
   const { rows, stacks } = layout(inspection.slots, inspection.kinds);
   const nCols = stacks.reduce((n, st) => n + st.cols.length, 0);
   const stackGaps = (stacks.length - 1) * GROUP_GAP;
-  const cell = Math.max(9, Math.min(30, Math.floor((width - LABEL_W - KIND_W - stackGaps) / nCols) - GAP));
-  const cellH = Math.max(9, Math.min(22, cell));
+  // Cells as wide as `width` allows, up to a comfortable size for small models.
+  const cell = Math.max(9, Math.min(40, Math.floor((width - LABEL_W - KIND_W - stackGaps) / nCols) - GAP));
+  const cellH = Math.max(9, Math.min(20, cell));
 
   // x of every column.
   const colX = new Map();

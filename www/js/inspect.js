@@ -110,10 +110,16 @@ export function setupInspect(root) {
     const stat = (value, label, testid) =>
       h('div', { class: 'stat', 'data-testid': testid }, [h('div', { class: 'stat-value', text: value }), h('div', { class: 'stat-label', text: label })]);
     const mapBox = h('div', { class: 'map-box' });
+    const compact = results.length === 2;
     const heatmap = renderHeatmap(mapBox, ins, scale, { testid: index === 0 ? 'heatmap' : 'heatmap-b', width });
     heatmap.show(resultStates(ins));
+    const mapWidth = Number(heatmap.svg.getAttribute('width'));
+    // Beside the map when it leaves room (small models), under it otherwise.
+    const sideWidth = compact || width - mapWidth < 460 ? width : Math.min(620, width - mapWidth - 40);
     const hasOnOff = ins.slots.some((x) => !x.ranks.length);
-    const timeline = replay ? renderTimeline(ins, replay, heatmap, { chartWidth: Math.min(460, Math.floor(width / 2) - 12) }) : null;
+    // Two charts side by side where the column is wide enough.
+    const chartWidth = compact ? Math.min(440, width) : sideWidth >= 680 ? Math.floor((sideWidth - 24) / 2) : Math.min(460, sideWidth);
+    const timeline = replay ? renderTimeline(ins, replay, heatmap, { chartWidth }) : null;
 
     return h('article', { class: 'result', 'data-testid': index === 0 ? 'result-a' : 'result-b' }, [
       h('header', { class: 'result-head' }, [
@@ -129,13 +135,18 @@ export function setupInspect(root) {
         stat(`${kept} / ${ins.slots.length}`, 'modules kept / slots', 'stat-kept'),
         stat(short(ins.supernet_params), 'supernet (every slot at max rank)', 'stat-supernet'),
       ]),
-      h('section', { class: 'block' }, [
-        h('h3', { text: 'Layer map' }),
-        mapBox,
-        renderLegend(scale, { hasOnOff, searching: Boolean(replay) }),
+      h('div', { class: 'result-body' }, [
+        h('section', { class: 'block col-map', style: compact ? null : `width:${Math.max(mapWidth, 470)}px` }, [
+          h('h3', { text: 'Layer map' }),
+          mapBox,
+          renderLegend(scale, { hasOnOff, searching: Boolean(replay) }),
+          timeline ? h('div', { class: 'replay' }, [h('h3', { text: 'Search replay' }), timeline.root]) : null,
+        ]),
+        h('div', { class: 'col-side' }, [
+          h('section', { class: 'block' }, [h('h3', { text: 'Parameters per kind' }), renderBudget(ins, { width: Math.min(sideWidth, 560), scaleMax })]),
+          timeline ? h('section', { class: 'block' }, [h('h3', { text: 'Search progress' }), timeline.charts]) : null,
+        ]),
       ]),
-      timeline ? h('section', { class: 'block' }, [h('h3', { text: 'Search replay' }), timeline.root]) : null,
-      h('section', { class: 'block' }, [h('h3', { text: 'Parameters per kind' }), renderBudget(ins, { width: Math.min(width, 620), scaleMax })]),
     ]);
   }
 

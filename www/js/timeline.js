@@ -40,6 +40,7 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
 
   const expected = lineChart({
     width: chartWidth,
+    height: 210,
     testid: 'timeline-expected',
     xLabel: 'weight step',
     series: [
@@ -57,11 +58,14 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
     ],
     lines: [{ y: inspection.budget_params, label: `budget ${short(inspection.budget_params)}`, color: '#333a44' }],
   });
+  const lossValues = replay.epochs.flatMap((e) => [e.weight_loss, e.arch_loss]);
   const losses = lineChart({
     width: chartWidth,
+    height: 210,
     testid: 'timeline-loss',
     xLabel: 'weight step',
     yFormat: (v) => v.toFixed(2),
+    yMin: lossValues.length ? Math.max(0, Math.floor(Math.min(...lossValues) * 8) / 10) : 0,
     series: [
       { label: 'weight loss', color: '#59a14f', points: replay.epochs.map((e, i) => [ends[i], e.weight_loss]) },
       { label: 'architecture loss', color: '#b07aa1', points: replay.epochs.map((e, i) => [ends[i], e.arch_loss]) },
@@ -139,14 +143,15 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
   });
 
   const skipped = replay.skipped_batches ? ` · ${replay.skipped_batches} batches skipped (non-finite loss)` : '';
+  // The controls sit under the map they drive; the charts go where there is room.
   const root = h('div', { class: 'timeline', 'data-testid': 'timeline', 'data-frames': all.length }, [
     h('div', { class: 'timeline-controls' }, [play, slider, h('span', { class: 'frame-count', text: `${K} selection steps${skipped}` })]),
     label,
-    h('div', { class: 'timeline-charts' }, [
-      h('figure', {}, [expected.svg, h('figcaption', { text: 'Expected trainable parameters against the budget' })]),
-      h('figure', {}, [losses.svg, h('figcaption', { text: 'Mean task loss per epoch' })]),
-    ]),
+  ]);
+  const charts = h('div', { class: 'timeline-charts' }, [
+    h('figure', {}, [expected.svg, h('figcaption', { text: 'Expected trainable parameters against the budget' })]),
+    h('figure', {}, [losses.svg, h('figcaption', { text: 'Mean task loss per epoch' })]),
   ]);
   show(last);
-  return { root, show, frames: all.length, stop };
+  return { root, charts, show, frames: all.length, stop };
 }
