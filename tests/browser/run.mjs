@@ -180,6 +180,33 @@ async function run(mode, baseUrl) {
     }
     await page.waitForFunction(() => document.querySelector('[data-testid="task-summary"]').textContent.includes('examples'));
     assert.match(await page.textContent('[data-testid="task-summary"]'), /320 examples · 2 classes \(0: 160, 1: 160\)/);
+    await page.click('[data-testid="tab-inspect"]');
+  });
+
+  await check(mode, 'the explore view previews a space on a picked model config', async () => {
+    await page.click('[data-testid="tab-explore"]');
+    // A 2-layer BERT from the backbone fixtures: only its config.json is picked.
+    const modelConfig = path.join(root, 'tests/fixtures/bert/bert_gelu_2h/config.json');
+    const layers = JSON.parse(fs.readFileSync(modelConfig, 'utf8')).num_hidden_layers;
+    await page.setInputFiles('[data-testid="model-files"]', [modelConfig]);
+    await page.waitForFunction(() => /bert · 2 layers/.test(document.querySelector('[data-testid="model-summary"]').textContent));
+    assert.match(await page.textContent('[data-testid="model-summary"]'), /Still missing: model\.safetensors, tokenizer\.json/);
+    // Per block S1 has 6 LoRA, 2 adapter, 8 BitFit (6 linears, 2 norms) and 2
+    // LN-tuning slots; the embedding LayerNorm adds a BitFit and an LN-tuning slot.
+    const counts = { s1: 18 * layers + 2, lora: 6 * layers, s2: 3 * layers };
+    for (const [space, n] of Object.entries(counts)) {
+      await page.selectOption('[data-testid="space-select"]', space);
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid="live-heatmap"] [data-slot]').length === n,
+        n,
+        { timeout: 10_000 },
+      );
+      const states = await page.$$eval('[data-testid="live-heatmap"] [data-slot]', (c) => [...new Set(c.map((x) => x.getAttribute('data-state')))]);
+      assert.deepEqual(states, ['searching'], `${space}: every slot still searched`);
+      assert.match(await page.textContent('[data-testid="space-summary"]'), new RegExp(`^${n} slots · supernet`));
+    }
+    await page.selectOption('[data-testid="space-select"]', 's1');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="live-heatmap"] [data-slot]').length === n, counts.s1);
     await page.screenshot({ path: path.join(artifacts, `${mode}-explore.png`), fullPage: true });
     await page.click('[data-testid="tab-inspect"]');
   });
