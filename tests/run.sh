@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/fetch-minilm.sh
-cargo test --workspace --locked
+cargo test --locked   # default members: core, native-cli, tests (web is checked by its wasm build below)
 cargo build -p bipeft-web --target wasm32-unknown-unknown --locked
 
 # The site in headless Chromium: a debug build of www/ (wasm-bindgen-cli at the

@@ -9,6 +9,7 @@
 
 pub mod bitfit;
 pub mod bottleneck_adapter;
+pub mod hf_lora;
 pub mod lnfit;
 pub mod lora;
 pub mod low_rank_adapter;
@@ -21,6 +22,7 @@ pub mod rank_mix;
 
 pub use bitfit::{BitFit, BitFitConfig};
 pub use bottleneck_adapter::{BottleneckAdapter, BottleneckAdapterConfig};
+pub use hf_lora::{hf_lora_key, hf_lora_tensors, load_hf_lora, LoraFactor, HF_LORA_PREFIX};
 pub use lnfit::{LnFit, LnFitConfig};
 pub use lora::{Lora, LoraConfig};
 pub use low_rank_adapter::{

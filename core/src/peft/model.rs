@@ -93,6 +93,17 @@ impl<B: Backend> PeftModel<B> {
         }
     }
 
+    /// Where the modules of `kind` sit: each one's site and its index in
+    /// the kind's list (`modules.lora[i]`, …), in configuration order.
+    pub fn placed(&self, kind: Kind) -> Vec<(Site, usize)> {
+        self.placement
+            .entries()
+            .into_iter()
+            .filter(|&(_, k, _)| k == kind)
+            .map(|(site, _, entry)| (site, self.placement.module[entry]))
+            .collect()
+    }
+
     fn module(&self, site: Site, kind: Kind) -> Option<(usize, usize)> {
         self.placement
             .get(site, kind)

@@ -164,6 +164,17 @@ impl Placement {
     pub fn get(&self, site: Site, kind: Kind) -> Option<usize> {
         self.index.get(&(site, kind)).copied()
     }
+
+    /// Every entry as `(site, kind, entry)`, in entry order.
+    pub fn entries(&self) -> Vec<(Site, Kind, usize)> {
+        let mut entries: Vec<(Site, Kind, usize)> = self
+            .index
+            .iter()
+            .map(|(&(site, kind), &entry)| (site, kind, entry))
+            .collect();
+        entries.sort_by_key(|&(_, _, entry)| entry);
+        entries
+    }
 }
 
 impl std::fmt::Debug for Placement {
