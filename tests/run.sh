@@ -11,6 +11,7 @@ cargo build -p bipeft-web --target wasm32-unknown-unknown --locked
 # The site in headless Chromium: a debug build of www/ (wasm-bindgen-cli at the
 # Cargo.lock version; Debian's chromium), run with a software WebGPU adapter
 # and without one. Screenshots land in tests/artifacts/.
+cargo test -p bipeft-web --lib --locked   # the wasm surface's logic, on the host
 bash www/build.sh --dev
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 node tests/browser/run.mjs --dist www/dist

@@ -404,9 +404,9 @@ mod tests {
         BackboneShape {
             model_type: "bert".into(),
             family: Family::Encoder,
-            d_model: 16,
-            d_ff: 32,
-            d_kv: 8,
+            d_model: 64,
+            d_ff: 128,
+            d_kv: 32,
             heads: 2,
             encoder_layers: 2,
             decoder_layers: 0,
@@ -465,7 +465,7 @@ mod tests {
             .iter()
             .find(|k| k.kind == Kind::Lora)
             .unwrap();
-        assert_eq!((lora_kind.kept, lora_kind.params), (1, 4 * (16 + 16)));
+        assert_eq!((lora_kind.kept, lora_kind.params), (1, 4 * (64 + 64)));
     }
 
     #[test]
@@ -655,8 +655,8 @@ mod tests {
 
     #[test]
     fn a_space_previews_on_a_model_config() {
-        let model = r#"{"model_type": "bert", "hidden_size": 16, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "intermediate_size": 32, "vocab_size": 100}"#;
+        let model = r#"{"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#;
         let preview = preview_space(model, "s1").unwrap();
         assert_eq!(preview.slots.len(), catalogue("").slots().len());
         assert!(preview.slots.iter().all(|s| !s.on));
