@@ -11,6 +11,7 @@ pub mod peft_config;
 pub mod search;
 pub mod space;
 pub mod supernet;
+pub mod task_model;
 
 
 pub use error::{Error, Result};

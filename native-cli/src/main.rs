@@ -3,6 +3,7 @@
 mod atomic;
 mod backend;
 mod commands;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,8 @@ enum Command {
     Space(commands::space::Args),
     /// Show a task's splits, labels and token lengths before a long search.
     Data(commands::data::Args),
+    /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
+    Search(commands::search::Args),
 }
 
 fn main() {
@@ -29,6 +32,7 @@ fn main() {
         Command::ModelCheck(args) => commands::model_check::run(args),
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
+        Command::Search(args) => commands::search::run(args),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");

@@ -270,3 +270,14 @@ fn malformed_rows_name_file_and_line() {
         assert!(err.starts_with(expected), "{} gave {err}", task.name());
     }
 }
+
+#[test]
+fn bytes_that_are_not_utf8_name_the_file() {
+    let err = TaskData::from_files(
+        &TaskSource::Benchmark(Benchmark::Sst2),
+        vec![(Part::Train, "train.tsv".into(), b"sentence\tlabel\n\xff\t1\n".to_vec())],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(err, "train.tsv: not UTF-8 text (byte 15)");
+}

@@ -67,10 +67,7 @@ impl TaskData {
         let mut texts = Vec::with_capacity(files.len());
         for (part, file, bytes) in files {
             let sha256 = hex_sha256(&bytes);
-            let text = String::from_utf8(bytes).map_err(|e| DataError::MalformedFile {
-                file: file.clone(),
-                message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-            })?;
+            let text = utf8_text(&file, bytes)?;
             texts.push((part, file, sha256, text));
         }
         match source {
@@ -210,11 +207,16 @@ pub fn load_task(source: &TaskSource, dir: &Path) -> Result<TaskData> {
 pub fn load_part(task: Benchmark, dir: &Path, part: Part) -> Result<Vec<Example>> {
     let path = benchmark_path(task, dir, part)?;
     let (file, bytes) = read_file(&path)?;
-    let text = String::from_utf8(bytes).map_err(|_| DataError::MalformedFile {
-        file: file.clone(),
-        message: "not UTF-8 text".into(),
-    })?;
+    let text = utf8_text(&file, bytes)?;
     read_benchmark_text(task, &file, &text)
+}
+
+/// A file's bytes as text, or an error naming the file and the first bad byte.
+fn utf8_text(file: &str, bytes: Vec<u8>) -> std::result::Result<String, DataError> {
+    String::from_utf8(bytes).map_err(|e| DataError::MalformedFile {
+        file: file.to_string(),
+        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    })
 }
 
 fn benchmark_path(task: Benchmark, dir: &Path, part: Part) -> Result<PathBuf> {

@@ -243,36 +243,44 @@ fn encode_pending(
     let mut encoded_targets =
         encode_texts(tokenizer, &targets, options.max_target_length)?.into_iter();
     let mut items = Vec::with_capacity(pending.len());
-    for (p, (input_ids, type_ids, full_length)) in pending.iter().zip(encoded_inputs) {
+    for (p, tokens) in pending.iter().zip(encoded_inputs) {
         let target = match &p.target {
             PendingTarget::Class(c) => EncodedTarget::Class(*c as u32),
             PendingTarget::Score(s) => EncodedTarget::Score(*s as f32),
             PendingTarget::Text(_) => {
-                EncodedTarget::Tokens(encoded_targets.next().map(|t| t.0).unwrap_or_default())
+                EncodedTarget::Tokens(encoded_targets.next().map(|t| t.ids).unwrap_or_default())
             }
         };
         items.push(Encoded {
             example: p.example,
             choice: p.choice,
-            type_ids: if type_ids.iter().all(|&t| t == 0) {
+            type_ids: if tokens.type_ids.iter().all(|&t| t == 0) {
                 Vec::new()
             } else {
-                type_ids
+                tokens.type_ids
             },
-            input_ids,
-            full_length: full_length as u32,
+            input_ids: tokens.ids,
+            full_length: tokens.full_length as u32,
             target,
         });
     }
     Ok(items)
 }
 
-/// `(ids, type ids, untruncated length)` of each text or pair.
+/// One text (or pair) tokenised, truncated to the maximum length.
+struct Tokens {
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+    /// Length before truncation.
+    full_length: usize,
+}
+
+/// Each text or pair, tokenised.
 fn encode_texts<'s>(
     tokenizer: &TextTokenizer,
     inputs: &[(&'s str, Option<&'s str>)],
     max_length: usize,
-) -> Result<Vec<(Vec<u32>, Vec<u32>, usize)>> {
+) -> Result<Vec<Tokens>> {
     fn to_input<'s>(&(a, b): &(&'s str, Option<&'s str>)) -> EncodeInput<'s> {
         match b {
             Some(b) => (a, b).into(),
@@ -294,11 +302,11 @@ fn encode_texts<'s>(
             if encoding.len() > max_length {
                 long.push(out.len());
             }
-            out.push((
-                encoding.get_ids().to_vec(),
-                encoding.get_type_ids().to_vec(),
-                encoding.len(),
-            ));
+            out.push(Tokens {
+                ids: encoding.get_ids().to_vec(),
+                type_ids: encoding.get_type_ids().to_vec(),
+                full_length: encoding.len(),
+            });
         }
     }
     if !long.is_empty() {
@@ -313,8 +321,8 @@ fn encode_texts<'s>(
             .encode_batch_fast(long.iter().map(|&i| to_input(&inputs[i])).collect(), true)
             .map_err(|e| Error::Tokenizer(format!("truncating to {max_length} tokens: {e}")))?;
         for (&i, encoding) in long.iter().zip(encodings) {
-            out[i].0 = encoding.get_ids().to_vec();
-            out[i].1 = encoding.get_type_ids().to_vec();
+            out[i].ids = encoding.get_ids().to_vec();
+            out[i].type_ids = encoding.get_type_ids().to_vec();
         }
     }
     Ok(out)

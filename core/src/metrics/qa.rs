@@ -67,11 +67,7 @@ pub fn record_scores(predictions: &[&str], answers: &[&[String]]) -> Result<(f64
     for (prediction, gold) in predictions.iter().zip(answers) {
         let prediction = normalize_answer(prediction);
         let gold: Vec<String> = gold.iter().map(|g| normalize_answer(g)).collect();
-        em += if gold.iter().any(|g| *g == prediction) {
-            1.0
-        } else {
-            0.0
-        };
+        em += if gold.contains(&prediction) { 1.0 } else { 0.0 };
         f1 += gold
             .iter()
             .map(|g| token_f1(&prediction, g))

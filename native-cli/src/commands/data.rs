@@ -327,7 +327,7 @@ fn print_table(data: &TaskData, splits: &Splits, tokens: Option<&TokenReport>) {
         let labels = match label_summary(data, splits.get(name)) {
             LabelSummary::Classes(counts) => counts
                 .iter()
-                .map(|(label, n)| format!("{label} {n}"))
+                .map(|(label, n)| format!("{label}: {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
             LabelSummary::Scores { min, mean, max, .. } => {

@@ -1,5 +1,7 @@
 //! One file per subcommand.
 
+pub mod baseline;
 pub mod data;
 pub mod model_check;
+pub mod search;
 pub mod space;

@@ -1,0 +1,652 @@
+//! `bipeft search`: the BIPEFT search on a real model and task, writing
+//! `RUN_DIR/peft_config.json` (the discrete configuration within the budget)
+//! and `RUN_DIR/search_trace.json` (every step, for replay in a browser).
+//!
+//! The host reads of the loop (loss values, the logits' snapshot) happen in
+//! the search library's two read helpers and in [`step_record`]; nothing
+//! else here reads tensors back.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use bipeft_core::backbone::{bert, BackboneConfig};
+use bipeft_core::data::{
+    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, Formulation,
+    SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
+};
+use bipeft_core::loader::ModelFiles;
+use bipeft_core::peft::PeftOptions;
+use bipeft_core::peft_config::PeftConfig;
+use bipeft_core::search::{
+    budget_from_percent, expected_params, gumbel::temperature, BilevelSearch, Criterion,
+    DiscreteArchitecture, SearchConfig, SearchEvent, SearchMode, SelectionConfig,
+};
+use bipeft_core::space::{Catalogue, Kind, SpaceDef};
+use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use burn::backend::Autodiff;
+use burn::prelude::Backend;
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::atomic::write_json_atomic;
+use crate::backend::{with_backend, BackendArgs, BackendRun};
+use crate::commands::baseline;
+use crate::progress::Progress;
+
+/// `--mode`: the search and its ablations, or a hand-made baseline sized to the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[clap(rename_all = "snake_case")]
+pub enum Mode {
+    /// BIPEFT: iterative binary/dimension search with early selection.
+    Bipeft,
+    /// Ablation: one entangled space, rank 0 is "off".
+    NoIter,
+    /// Ablation: plain softmax instead of Gumbel samples.
+    NoGumbel,
+    /// Ablation: binary stage first half, dimension stage second half.
+    BinaryThenDim,
+    /// Ablation: dimension stage first, then binary.
+    DimThenBinary,
+    /// Baseline: LoRA on every LoRA slot at the largest rank that fits.
+    UniformLora,
+    /// Baseline: BitFit only (as many as fit, in slot order).
+    Bitfit,
+    /// Baseline: LNFit only.
+    Lnfit,
+    /// Baseline: low-rank adapters on every adapter slot at the largest rank that fits.
+    Adapter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[clap(rename_all = "snake_case")]
+pub enum CriterionArg {
+    Tra,
+    Val,
+    TraVal,
+    TraValCos1,
+    TraValCos2,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Hugging Face model directory (config.json, safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq).
+    #[arg(long)]
+    pub task: String,
+    /// Folder holding the task's files as distributed.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Parameter budget: a count (`102600`) or a share of the backbone (`0.0139%`).
+    #[arg(long)]
+    pub budget: String,
+    /// `s1`, `s2`, `lora`, or a JSON space file.
+    #[arg(long, default_value = "s1")]
+    pub space: String,
+    /// Where to write peft_config.json and search_trace.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite a finished run in --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Maximum search epochs (the search may stop early).
+    #[arg(long, default_value_t = 15)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep at most this many training examples (a seeded subset).
+    #[arg(long)]
+    pub max_train_examples: Option<usize>,
+    /// Truncate inputs to this many tokens (default: the task's, 128 for most).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Search batch size (64 for S1, 32 for S2 in the reference).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// AdamW learning rate of the PEFT weights and head.
+    #[arg(long, default_value_t = 3e-4)]
+    pub weight_lr: f64,
+    /// Adam learning rate of the architecture logits.
+    #[arg(long, default_value_t = 0.01)]
+    pub arch_lr: f64,
+    /// T: selection steps from the expected size to the budget.
+    #[arg(long, default_value_t = 100)]
+    pub max_selection_steps: usize,
+    /// Mean cosine at which a selection step fires.
+    #[arg(long, default_value_t = 0.85)]
+    pub trigger_threshold: f64,
+    /// First (0-based) epoch of early selection.
+    #[arg(long, default_value_t = 2)]
+    pub selection_start_epoch: usize,
+    /// Candidate ranks for every rank-searchable slot (default: the space's), e.g. `1,4,8`.
+    #[arg(long, value_delimiter = ',')]
+    pub ranks: Option<Vec<usize>>,
+    /// Sensitivity criterion.
+    #[arg(long, value_enum, default_value_t = CriterionArg::TraValCos1)]
+    pub criterion: CriterionArg,
+    #[arg(long, value_enum, default_value_t = Mode::Bipeft)]
+    pub mode: Mode,
+    /// Run the plain bi-level search without budget-guided early selection.
+    #[arg(long)]
+    pub no_early_selection: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// One weight step of the trace.
+#[derive(Serialize)]
+struct StepRecord {
+    epoch: usize,
+    step: usize,
+    tau: f64,
+    arch_loss: Option<f64>,
+    weight_loss: Option<f64>,
+    expected_params: Option<f64>,
+    live_modules: usize,
+    fixed_ranks: usize,
+    remaining_selection_steps: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct SlotInfo<'a> {
+    name: &'a str,
+    kind: Kind,
+    ranks: &'a [usize],
+    params: &'a [u64],
+}
+
+#[derive(Serialize)]
+struct Trace<'a> {
+    format: &'static str,
+    model_type: &'a str,
+    task: &'a str,
+    space: &'a str,
+    mode: String,
+    seed: u64,
+    budget_params: u64,
+    backbone_params: u64,
+    config: Option<&'a SearchConfig>,
+    slots: Vec<SlotInfo<'a>>,
+    steps: Vec<StepRecord>,
+    events: &'a [SearchEvent],
+    stopped_early: bool,
+    result: Option<&'a DiscreteArchitecture>,
+    /// What the greedy fill/trim at the end did, if anything.
+    notes: Vec<String>,
+    trainable_params: u64,
+    seconds: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let backend = args.backend.clone();
+    with_backend(&backend, Search(args))
+}
+
+struct Search(Args);
+
+impl BackendRun for Search {
+    type Output = ();
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        search::<Autodiff<B>>(self.0, device)
+    }
+}
+
+/// Parses `--budget`: a count or a percentage of the backbone's parameters.
+pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
+    let text = text.trim();
+    if let Some(share) = text.strip_suffix('%') {
+        let percent: f64 = share
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p: &f64| p.is_finite() && *p > 0.0)
+            .with_context(|| format!("--budget {text}: not a positive percentage"))?;
+        Ok(budget_from_percent(percent, backbone_params))
+    } else {
+        text.parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .with_context(|| {
+                format!("--budget {text}: give a positive parameter count (102600) or a share (0.0139%)")
+            })
+    }
+}
+
+fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
+    if out.join("peft_config.json").exists() && !force {
+        bail!(
+            "{} already holds a finished run (peft_config.json); choose another --out or pass --force",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn search<B: burn::tensor::backend::AutodiffBackend>(
+    args: Args,
+    device: B::Device,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    check_out_dir(&args.out, args.force)?;
+    if !args.data.is_dir() {
+        bail!("--data {}: no such directory", args.data.display());
+    }
+    let task = Benchmark::from_name(&args.task)?;
+    let files = ModelFiles::from_dir(&args.model)
+        .with_context(|| format!("reading the model in {}", args.model.display()))?;
+    let config = BackboneConfig::from_json(&files.config_json)?;
+    let prefix = match &config {
+        BackboneConfig::Bert(_) => bert::detect_prefix(&files.weights)?,
+        BackboneConfig::T5(_) => String::new(),
+    };
+    let mut space = SpaceDef::resolve(&args.space)?;
+    if let Some(ranks) = &args.ranks {
+        space.ranks = ranks.clone();
+        for rule in &mut space.rules {
+            if rule.kind.is_rank_searchable() {
+                rule.ranks = ranks.clone();
+            }
+        }
+    }
+    let catalogue = Catalogue::build(
+        &config.shape(),
+        &space,
+        &PeftOptions::default(),
+        config.site_namer(&prefix),
+    )?;
+    let backbone_params = config.num_params();
+    let budget = parse_budget(&args.budget, backbone_params)?;
+    let smallest = catalogue
+        .slots()
+        .iter()
+        .filter_map(|s| s.params.iter().copied().min())
+        .min()
+        .unwrap_or(0);
+    if budget < smallest {
+        bail!(
+            "budget of {budget} parameters is below the smallest module of space `{}` ({smallest} parameters)",
+            catalogue.space.name
+        );
+    }
+
+    if let Some(kind) = baseline::kind_of(args.mode) {
+        let config = baseline::sized(&catalogue, kind, budget)?;
+        return finish_baseline(&args, &config, budget, backbone_params, &catalogue, started);
+    }
+
+    // Data: the search halves of the training split, tokenised for the model.
+    let tokenizer = files.require_tokenizer()?;
+    let data = load_task(&TaskSource::Benchmark(task), &args.data)
+        .with_context(|| format!("reading task {} from {}", task.name(), args.data.display()))?;
+    let splits = Splits::new(
+        &data,
+        &SplitOptions {
+            seed: args.seed,
+            max_train_examples: args.max_train_examples,
+        },
+    )?;
+    let formulation = Formulation::for_model_type(config.model_type());
+    let mut options = TokenizeOptions::new(&data.info, formulation);
+    if let Some(max) = args.max_length {
+        options.max_length = max;
+    }
+    let tokenized = tokenize_task(&data, tokenizer, &options)?;
+    let arch_plan = plan_batches(
+        &tokenized,
+        &splits.search_arch,
+        &BatchOptions::train(args.batch_size, args.seed ^ 0xa5a5),
+    )?;
+    let arch_batches: Vec<TensorBatch<B>> = arch_plan
+        .iter()
+        .map(|items| Ok(collate(&tokenized, items)?.to_tensors(&device)))
+        .collect::<anyhow::Result<_>>()?;
+    let steps_per_epoch = splits.search_weights.len().div_ceil(args.batch_size);
+    if arch_batches.is_empty() || steps_per_epoch == 0 {
+        bail!(
+            "task {} gives no search data ({} weight / {} architecture examples)",
+            task.name(),
+            splits.search_weights.len(),
+            splits.search_arch.len()
+        );
+    }
+
+    let mode = match args.mode {
+        Mode::NoIter => SearchMode::NoIter,
+        Mode::BinaryThenDim => SearchMode::BinaryThenDim,
+        Mode::DimThenBinary => SearchMode::DimThenBinary,
+        _ => SearchMode::Iterative,
+    };
+    let zero_rank = mode == SearchMode::NoIter;
+    let slots = search_slots(&catalogue, zero_rank)?;
+    let selection = (!args.no_early_selection).then(|| {
+        SelectionConfig::new()
+            .with_prune_begin_epoch(args.selection_start_epoch)
+            .with_max_prune_steps(args.max_selection_steps)
+            .with_trigger_threshold(args.trigger_threshold)
+            .with_criterion(match args.criterion {
+                CriterionArg::Tra => Criterion::Tra,
+                CriterionArg::Val => Criterion::Val,
+                CriterionArg::TraVal => Criterion::TraVal,
+                CriterionArg::TraValCos1 => Criterion::TraValCos1,
+                CriterionArg::TraValCos2 => Criterion::TraValCos2,
+            })
+    });
+    let search_config = SearchConfig::new(budget)
+        .with_epochs(args.epochs)
+        .with_mode(mode)
+        .with_sampling(if args.mode == Mode::NoGumbel {
+            bipeft_core::search::Sampling::Softmax
+        } else {
+            bipeft_core::search::Sampling::Gumbel
+        })
+        .with_weight_lr(args.weight_lr)
+        .with_arch_lr(args.arch_lr)
+        .with_selection(selection.clone());
+
+    B::seed(&device, args.seed);
+    let model = TaskModel::<B>::new(
+        &config,
+        &files.weights,
+        &catalogue,
+        &data.info.labels,
+        zero_rank,
+        &device,
+    )?;
+    let mut search = BilevelSearch::new(
+        model,
+        slots.clone(),
+        search_config.clone(),
+        steps_per_epoch,
+        &device,
+    )?;
+
+    let total_steps = args.epochs * steps_per_epoch;
+    let mut progress = Progress::new(total_steps, args.quiet);
+    if !args.quiet {
+        eprintln!(
+            "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}",
+            catalogue.slots().len(),
+            catalogue.space.name,
+            task.name(),
+            splits.search_weights.len(),
+            splits.search_arch.len(),
+            steps_per_epoch
+        );
+    }
+    let mut steps = Vec::new();
+    let mut step = 0usize;
+    'epochs: for epoch in 0..args.epochs {
+        let tau = temperature(
+            epoch,
+            args.epochs,
+            search_config.tau_start,
+            search_config.tau_end,
+        );
+        let plan = plan_batches(
+            &tokenized,
+            &splits.search_weights,
+            &BatchOptions::train(args.batch_size, args.seed.wrapping_add(epoch as u64)),
+        )?;
+        for (i, items) in plan.iter().enumerate() {
+            if search.stopped_early() {
+                break 'epochs;
+            }
+            let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
+            let arch_loss = search.arch_step(&arch_batches[i % arch_batches.len()], epoch)?;
+            let weight_loss = search.weight_step(&batch, epoch)?;
+            let record = step_record(
+                &search,
+                &slots,
+                &selection,
+                zero_rank,
+                epoch,
+                step,
+                tau,
+                arch_loss,
+                weight_loss,
+            )?;
+            progress.step(&record.progress_line(budget));
+            steps.push(record);
+            step += 1;
+        }
+    }
+    progress.done();
+    let stopped_early = search.stopped_early();
+    let events = search.events().to_vec();
+    let (_, _, arch) = search.finish()?;
+    let mut notes = Vec::new();
+    if !arch.trimmed.is_empty() {
+        notes.push(format!(
+            "the search ended above the budget; the least important modules were dropped: {}",
+            arch.trimmed.join(", ")
+        ));
+    }
+    let mut peft = peft_config_of(&catalogue, &arch, zero_rank)?;
+    // Shared parameters (the prefix trunk) are counted by the configuration
+    // but not by the search's slots: drop the smallest modules until it fits.
+    while peft.trainable_params > budget && !peft.modules.is_empty() {
+        let (i, _) = peft
+            .modules
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, m)| m.params)
+            .expect("non-empty");
+        let dropped = peft.modules.remove(i);
+        notes.push(format!(
+            "dropped {} `{}` so that shared parameters fit the budget",
+            dropped.kind, dropped.name
+        ));
+        let picks = picks_of(&catalogue, &peft)?;
+        peft = PeftConfig::from_selection(&catalogue, budget, &picks)?;
+    }
+
+    let seconds = started.elapsed().as_secs_f64();
+    let mode_name = format!("{:?}", args.mode).to_lowercase();
+    let trace = Trace {
+        format: "bipeft-search-trace",
+        model_type: config.model_type(),
+        task: task.name(),
+        space: &catalogue.space.name,
+        mode: mode_name,
+        seed: args.seed,
+        budget_params: budget,
+        backbone_params,
+        config: Some(&search_config),
+        slots: slot_infos(&catalogue),
+        steps,
+        events: &events,
+        stopped_early,
+        result: Some(&arch),
+        notes: notes.clone(),
+        trainable_params: peft.trainable_params,
+        seconds,
+    };
+    write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
+    write_json_atomic(&args.out.join("peft_config.json"), &peft)?;
+    print_summary(
+        &peft,
+        budget,
+        backbone_params,
+        seconds,
+        stopped_early,
+        &notes,
+        &args.out,
+    );
+    Ok(())
+}
+
+fn picks_of(
+    catalogue: &Catalogue,
+    peft: &PeftConfig,
+) -> anyhow::Result<Vec<(usize, Option<usize>)>> {
+    peft.modules
+        .iter()
+        .map(|m| {
+            catalogue
+                .find_name(&m.name, m.kind)
+                .map(|slot| (slot, m.rank))
+                .with_context(|| format!("{} `{}` is not a slot", m.kind, m.name))
+        })
+        .collect()
+}
+
+fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {
+    catalogue
+        .slots()
+        .iter()
+        .map(|s| SlotInfo {
+            name: &s.name,
+            kind: s.kind,
+            ranks: &s.ranks,
+            params: &s.params,
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_record<B: burn::tensor::backend::AutodiffBackend>(
+    search: &BilevelSearch<B, TaskModel<B>>,
+    slots: &bipeft_core::search::SearchSlots,
+    selection: &Option<SelectionConfig>,
+    entangled: bool,
+    epoch: usize,
+    step: usize,
+    tau: f64,
+    arch_loss: Option<f64>,
+    weight_loss: Option<f64>,
+) -> anyhow::Result<StepRecord> {
+    let state = search.state();
+    let expected = match selection {
+        Some(sel) => {
+            let snapshot = search.arch().snapshot()?;
+            let soft_on = state.remaining_steps > sel.soft_on_steps;
+            Some(expected_params(slots, &snapshot, state, soft_on, entangled).total)
+        }
+        None => None,
+    };
+    Ok(StepRecord {
+        epoch,
+        step,
+        tau,
+        arch_loss,
+        weight_loss,
+        expected_params: expected,
+        live_modules: state.live_count(),
+        fixed_ranks: state.fixed_rank.iter().filter(|r| r.is_some()).count(),
+        remaining_selection_steps: selection.as_ref().map(|_| state.remaining_steps),
+    })
+}
+
+impl StepRecord {
+    fn progress_line(&self, budget: u64) -> String {
+        let loss = self
+            .weight_loss
+            .map_or("nan".to_string(), |l| format!("{l:.4}"));
+        let expected = self.expected_params.map_or(String::new(), |e| {
+            format!("  E/budget {:.2}", e / budget as f64)
+        });
+        format!(
+            "epoch {} step {}  loss {loss}  τ {:.2}{expected}  modules {}",
+            self.epoch, self.step, self.tau, self.live_modules
+        )
+    }
+}
+
+fn finish_baseline(
+    args: &Args,
+    peft: &PeftConfig,
+    budget: u64,
+    backbone_params: u64,
+    catalogue: &Catalogue,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let seconds = started.elapsed().as_secs_f64();
+    let notes = vec![format!(
+        "hand-made baseline `{:?}` sized to the budget",
+        args.mode
+    )];
+    let trace = Trace {
+        format: "bipeft-search-trace",
+        model_type: &peft.backbone.model_type,
+        task: &args.task,
+        space: &catalogue.space.name,
+        mode: format!("{:?}", args.mode).to_lowercase(),
+        seed: args.seed,
+        budget_params: budget,
+        backbone_params,
+        config: None,
+        slots: slot_infos(catalogue),
+        steps: Vec::new(),
+        events: &[],
+        stopped_early: false,
+        result: None,
+        notes: notes.clone(),
+        trainable_params: peft.trainable_params,
+        seconds,
+    };
+    write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
+    write_json_atomic(&args.out.join("peft_config.json"), peft)?;
+    print_summary(
+        peft,
+        budget,
+        backbone_params,
+        seconds,
+        false,
+        &notes,
+        &args.out,
+    );
+    Ok(())
+}
+
+fn print_summary(
+    peft: &PeftConfig,
+    budget: u64,
+    backbone_params: u64,
+    seconds: f64,
+    stopped_early: bool,
+    notes: &[String],
+    out: &Path,
+) {
+    println!(
+        "{} modules, {} trainable parameters of a budget of {budget} ({:.4}% of {backbone_params}); {:.1} s{}",
+        peft.modules.len(),
+        peft.trainable_params,
+        100.0 * peft.trainable_params as f64 / backbone_params.max(1) as f64,
+        seconds,
+        if stopped_early { ", stopped early" } else { "" }
+    );
+    let mut per_kind: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
+    let mut per_layer: std::collections::BTreeMap<String, usize> = Default::default();
+    for m in &peft.modules {
+        let e = per_kind.entry(m.kind.to_string()).or_default();
+        e.0 += 1;
+        e.1 += m.params;
+        *per_layer.entry(layer_of(&m.name)).or_default() += 1;
+    }
+    println!("per kind:");
+    for (kind, (n, params)) in &per_kind {
+        println!("  {kind:<18} {n:>4} modules {params:>10} parameters");
+    }
+    println!("per layer:");
+    for (layer, n) in &per_layer {
+        println!("  {layer:<30} {n:>4} modules");
+    }
+    for note in notes {
+        println!("note: {note}");
+    }
+    println!("wrote {}", out.join("peft_config.json").display());
+}
+
+/// `encoder.layer.3.attention.self.query` → `encoder.layer.3`.
+fn layer_of(name: &str) -> String {
+    let parts: Vec<&str> = name.split('.').collect();
+    match parts.iter().position(|p| p.parse::<usize>().is_ok()) {
+        Some(i) => parts[..=i].join("."),
+        None => name.to_string(),
+    }
+}
