@@ -15,7 +15,7 @@ use bipeft_core::peft_config::{ChosenModule, PeftConfig};
 use bipeft_core::search::{EpochReport, SearchEvent};
 use bipeft_core::space::{presets, BackboneShape, Catalogue, Kind, SharedPart};
 use bipeft_core::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::naming::naming_for;
 
@@ -224,10 +224,33 @@ pub struct SelectionView {
     pub global_stability: Option<f64>,
 }
 
+/// One weight step as `bipeft search` records it in its trace (every field
+/// optional, so that a trace without per-step records still reads).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub epoch: usize,
+    /// 0-based index of the weight step.
+    pub step: usize,
+    #[serde(default)]
+    pub tau: Option<f64>,
+    #[serde(default)]
+    pub arch_loss: Option<f64>,
+    #[serde(default)]
+    pub weight_loss: Option<f64>,
+    #[serde(default)]
+    pub expected_params: Option<f64>,
+    #[serde(default)]
+    pub live_modules: Option<usize>,
+    #[serde(default)]
+    pub fixed_ranks: Option<usize>,
+}
+
 /// A search trace, ready to replay over an [`Inspection`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Replay {
     pub epochs: Vec<EpochReport>,
+    /// Every weight step, when the trace records them.
+    pub steps: Vec<StepView>,
     pub selections: Vec<SelectionView>,
     /// Where the search stopped early (epoch, weight step), if it did.
     pub stopped: Option<(usize, usize)>,
@@ -235,7 +258,44 @@ pub struct Replay {
     pub skipped_batches: usize,
     /// Weight steps taken in all.
     pub weight_steps: usize,
+    /// The task and the search mode, when the trace names them.
+    pub task: Option<String>,
+    pub mode: Option<String>,
+    /// What the end of the search adjusted (modules dropped to fit the budget).
+    pub notes: Vec<String>,
 }
+
+/// The parts of a `search_trace.json` the replay reads. `bipeft search`
+/// writes an object (`format: "bipeft-search-trace"`) with the space's slots,
+/// every step and the events; a bare list of events reads too.
+#[derive(Debug, Default, Deserialize)]
+struct TraceFile {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    task: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    budget_params: Option<u64>,
+    #[serde(default)]
+    slots: Option<Vec<TraceSlot>>,
+    #[serde(default)]
+    steps: Vec<StepView>,
+    events: Vec<SearchEvent>,
+    #[serde(default)]
+    notes: Vec<String>,
+}
+
+/// A slot as the trace lists it.
+#[derive(Debug, Deserialize)]
+struct TraceSlot {
+    name: String,
+    kind: Kind,
+}
+
+/// The `format` of the traces `bipeft search` writes.
+pub const TRACE_FORMAT: &str = "bipeft-search-trace";
 
 /// Reads a `search_trace.json` and checks it against the configuration the
 /// search ended with: every pruned or fixed slot must be a slot of its space
@@ -244,7 +304,11 @@ pub struct Replay {
 pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
     let config = PeftConfig::from_json(config_json, "peft_config.json")?;
     let catalogue = catalogue_of(&config)?;
-    let events = parse_events(trace_json)?;
+    let trace = parse_trace(trace_json)?;
+    check_trace_matches(&trace, &config, &catalogue)?;
+    // The `no_iter` ablation searches one entangled space whose first
+    // candidate is rank 0 ("off"); its fixed candidates are shifted by one.
+    let zero_rank = trace.mode.as_deref() == Some("noiter");
     let kept: HashMap<(&str, Kind), Option<usize>> = config
         .modules
         .iter()
@@ -271,12 +335,16 @@ pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
 
     let mut replay = Replay {
         epochs: Vec::new(),
+        steps: trace.steps,
         selections: Vec::new(),
         stopped: None,
         skipped_batches: 0,
         weight_steps: 0,
+        task: trace.task,
+        mode: trace.mode,
+        notes: trace.notes,
     };
-    for event in events {
+    for event in trace.events {
         match event {
             SearchEvent::Epoch(report) => {
                 replay.weight_steps += report.weight_steps;
@@ -341,7 +409,12 @@ pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
                         })?;
                     let index = slot_named(index, name)?;
                     let slot = &slots[index];
-                    let rank = slot.ranks.get(fix.candidate).copied().ok_or_else(|| {
+                    let rank = match (zero_rank, fix.candidate) {
+                        (true, 0) => Some(0),
+                        (true, c) => slot.ranks.get(c - 1).copied(),
+                        (false, c) => slot.ranks.get(c).copied(),
+                    }
+                    .ok_or_else(|| {
                         Error::InvalidInput(format!(
                             "search_trace.json fixes `{}` to candidate {}, but it has only {:?}",
                             slot.name, fix.candidate, slot.ranks
@@ -374,22 +447,78 @@ pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
     Ok(replay)
 }
 
-/// The events of a trace file: a list of events, or an object holding one under `events`.
-fn parse_events(trace_json: &str) -> Result<Vec<SearchEvent>> {
+/// Reads a trace: `bipeft search`'s object, or a bare list of events.
+fn parse_trace(trace_json: &str) -> Result<TraceFile> {
     let bad = |message: String| Error::MalformedConfig {
         file: "search_trace.json".into(),
         message,
     };
     let value: serde_json::Value =
         serde_json::from_str(trace_json).map_err(|e| bad(e.to_string()))?;
-    let events = match value {
-        serde_json::Value::Array(_) => value,
-        serde_json::Value::Object(mut map) => map
-            .remove("events")
-            .ok_or_else(|| bad("no `events` list".into()))?,
-        _ => return Err(bad("expected a list of events".into())),
+    let trace = match value {
+        serde_json::Value::Array(_) => TraceFile {
+            events: serde_json::from_value(value).map_err(|e| bad(e.to_string()))?,
+            ..TraceFile::default()
+        },
+        serde_json::Value::Object(ref map) => {
+            if !map.contains_key("events") {
+                return Err(bad("no `events` list".into()));
+            }
+            serde_json::from_value(value).map_err(|e| bad(e.to_string()))?
+        }
+        _ => return Err(bad("expected a trace object or a list of events".into())),
     };
-    serde_json::from_value(events).map_err(|e| bad(e.to_string()))
+    if let Some(format) = &trace.format {
+        if format != TRACE_FORMAT {
+            return Err(bad(format!(
+                "format is \"{format}\", expected \"{TRACE_FORMAT}\""
+            )));
+        }
+    }
+    Ok(trace)
+}
+
+/// A trace that lists its slots or its budget must list the configuration's.
+fn check_trace_matches(
+    trace: &TraceFile,
+    config: &PeftConfig,
+    catalogue: &Catalogue,
+) -> Result<()> {
+    let other = |what: String| {
+        Error::InvalidInput(format!(
+            "search_trace.json {what}: the trace belongs to another search"
+        ))
+    };
+    if let Some(budget) = trace.budget_params {
+        if budget != config.budget_params {
+            return Err(other(format!(
+                "has a budget of {budget} parameters, the configuration {}",
+                config.budget_params
+            )));
+        }
+    }
+    if let Some(listed) = &trace.slots {
+        let slots = catalogue.slots();
+        if listed.len() != slots.len() {
+            return Err(other(format!(
+                "lists {} slots, the configuration's space {}",
+                listed.len(),
+                slots.len()
+            )));
+        }
+        if let Some((i, (a, b))) = listed
+            .iter()
+            .zip(slots)
+            .enumerate()
+            .find(|(_, (a, b))| a.name != b.name || a.kind != b.kind)
+        {
+            return Err(other(format!(
+                "has the {} slot `{}` at position {i}, the configuration's space the {} slot `{}`",
+                a.kind, a.name, b.kind, b.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -611,6 +740,95 @@ mod tests {
         // The same events wrapped in an object read the same.
         let wrapped = format!("{{\"events\": {}}}", trace(&catalogue, last, row, 1, name));
         assert_eq!(replay_trace(&config, &wrapped).unwrap(), replay);
+    }
+
+    /// `events` (a JSON list) inside the object `bipeft search` writes.
+    fn cli_trace(catalogue: &Catalogue, events: &str, budget: u64, mode: &str) -> String {
+        let slots: Vec<serde_json::Value> = catalogue
+            .slots()
+            .iter()
+            .map(|s| serde_json::json!({"name": s.name, "kind": s.kind, "ranks": s.ranks, "params": s.params}))
+            .collect();
+        let steps = serde_json::json!([
+            {"epoch": 0, "step": 0, "tau": 5.0, "arch_loss": 0.7, "weight_loss": 0.69,
+             "expected_params": 9000.0, "live_modules": 40, "fixed_ranks": 0,
+             "remaining_selection_steps": 3},
+            {"epoch": 1, "step": 1, "tau": 3.0, "arch_loss": null, "weight_loss": 0.6,
+             "expected_params": null, "live_modules": 39, "fixed_ranks": 1,
+             "remaining_selection_steps": 2}
+        ]);
+        serde_json::json!({
+            "format": TRACE_FORMAT,
+            "task": "sst2",
+            "mode": mode,
+            "budget_params": budget,
+            "slots": slots,
+            "steps": steps,
+            "events": serde_json::from_str::<serde_json::Value>(events).unwrap(),
+            "notes": ["a note"],
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_trace_of_bipeft_search_replays_with_its_steps() {
+        let catalogue = catalogue("");
+        let (lora, _, _) = picks(&catalogue);
+        let config = config(&catalogue).to_json().unwrap();
+        let name = |i: usize| {
+            let s = &catalogue.slots()[i];
+            format!("{}:{}", s.name, s.kind)
+        };
+        let last = catalogue.slots().len() - 1;
+        let row = catalogue.rank_row(lora).unwrap();
+        let events = trace(&catalogue, last, row, 1, name);
+        let replay =
+            replay_trace(&config, &cli_trace(&catalogue, &events, 5_000, "bipeft")).unwrap();
+        assert_eq!(replay.steps.len(), 2);
+        assert_eq!(replay.steps[1].arch_loss, None);
+        assert_eq!(replay.steps[0].expected_params, Some(9000.0));
+        assert_eq!(replay.task.as_deref(), Some("sst2"));
+        assert_eq!(replay.notes, vec!["a note".to_string()]);
+        assert_eq!(
+            replay.selections[0].fixed,
+            vec![FixedView {
+                slot: lora,
+                rank: 4
+            }]
+        );
+
+        // no_iter: candidate 0 is rank 0, candidate 2 the slot's second rank.
+        let events = trace(&catalogue, last, row, 2, name);
+        let replay =
+            replay_trace(&config, &cli_trace(&catalogue, &events, 5_000, "noiter")).unwrap();
+        assert_eq!(
+            replay.selections[0].fixed,
+            vec![FixedView {
+                slot: lora,
+                rank: 4
+            }]
+        );
+
+        // Another budget, another slot list, another format.
+        let err = replay_trace(&config, &cli_trace(&catalogue, &events, 4_000, "bipeft"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("budget of 4000") && err.contains("another search"),
+            "{err}"
+        );
+        let other = self::catalogue("bert.");
+        let err = replay_trace(&config, &cli_trace(&other, &events, 5_000, "bipeft"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at position 0") && err.contains("another search"),
+            "{err}"
+        );
+        let err = replay_trace(&config, r#"{"format": "x", "events": []}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected \"bipeft-search-trace\""), "{err}");
     }
 
     #[test]

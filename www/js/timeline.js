@@ -19,7 +19,8 @@ export function frames(inspection, replay) {
   for (const step of replay.selections) {
     current = current.slice();
     for (const i of step.pruned) current[i] = { state: 'pruned', rank: 0 };
-    for (const f of step.fixed) current[f.slot] = { state: 'fixed', rank: f.rank };
+    // A rank fixed at 0 (the no_iter ablation's "off") is a pruned slot.
+    for (const f of step.fixed) current[f.slot] = f.rank === 0 ? { state: 'pruned', rank: 0 } : { state: 'fixed', rank: f.rank };
     out.push(current);
   }
   out.push(resultStates(inspection));
@@ -38,17 +39,21 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
   const ends = cumulativeSteps(replay.epochs);
   const finalStep = replay.stopped ? replay.stopped[1] : replay.weight_steps;
 
+  // Per-step records (what `bipeft search` writes) draw the curves; a trace
+  // with epoch reports only draws one point per epoch.
+  const perStep = replay.steps.length > 0;
+  const at = (e, i) => [ends[i], e];
+  const stepSeries = (field) => replay.steps.filter((r) => r[field] !== null && r[field] !== undefined).map((r) => [r.step + 1, r[field]]);
+  const expectedPoints = perStep
+    ? stepSeries('expected_params')
+    : replay.epochs.map((e, i) => at(e.expected_params, i)).filter((p) => p[1] !== null && p[1] !== undefined);
   const expected = lineChart({
     width: chartWidth,
     height: 210,
     testid: 'timeline-expected',
     xLabel: 'weight step',
     series: [
-      {
-        label: 'expected parameters E (epoch end)',
-        color: '#4e79a7',
-        points: replay.epochs.map((e, i) => [ends[i], e.expected_params]).filter((p) => p[1] !== null && p[1] !== undefined),
-      },
+      { label: perStep ? 'expected parameters E' : 'expected parameters E (epoch end)', color: '#4e79a7', points: expectedPoints },
       {
         label: 'E at a selection step',
         color: '#e15759',
@@ -58,7 +63,16 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
     ],
     lines: [{ y: inspection.budget_params, label: `budget ${short(inspection.budget_params)}`, color: '#333a44' }],
   });
-  const lossValues = replay.epochs.flatMap((e) => [e.weight_loss, e.arch_loss]);
+  const lossSeries = perStep
+    ? [
+        { label: 'weight loss', color: '#59a14f', points: stepSeries('weight_loss') },
+        { label: 'architecture loss', color: '#b07aa1', points: stepSeries('arch_loss') },
+      ]
+    : [
+        { label: 'weight loss (epoch mean)', color: '#59a14f', points: replay.epochs.map((e, i) => at(e.weight_loss, i)) },
+        { label: 'architecture loss (epoch mean)', color: '#b07aa1', points: replay.epochs.map((e, i) => at(e.arch_loss, i)) },
+      ];
+  const lossValues = lossSeries.flatMap((se) => se.points.map((p) => p[1]));
   const losses = lineChart({
     width: chartWidth,
     height: 210,
@@ -66,10 +80,7 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
     xLabel: 'weight step',
     yFormat: (v) => v.toFixed(2),
     yMin: lossValues.length ? Math.max(0, Math.floor(Math.min(...lossValues) * 8) / 10) : 0,
-    series: [
-      { label: 'weight loss', color: '#59a14f', points: replay.epochs.map((e, i) => [ends[i], e.weight_loss]) },
-      { label: 'architecture loss', color: '#b07aa1', points: replay.epochs.map((e, i) => [ends[i], e.arch_loss]) },
-    ],
+    series: lossSeries,
   });
 
   const slider = h('input', {
@@ -102,8 +113,10 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
       return `Result · ${kept} modules kept, ${count(inspection.trainable_params)} of ${count(inspection.budget_params)} parameters · ${stop}`;
     }
     const st = replay.selections[f - 1];
+    const record = replay.steps.find((r) => r.step + 1 === st.weight_step);
     const e = epochOf(st.weight_step);
-    const tau = e ? ` · τ ${e.tau.toFixed(2)}` : '';
+    const tauValue = record && record.tau != null ? record.tau : e ? e.tau : null;
+    const tau = tauValue != null ? ` · τ ${tauValue.toFixed(2)}` : '';
     const fixed = st.fixed.length ? `, ${st.fixed.length} ranks fixed` : '';
     return `Selection step ${f} of ${K} · epoch ${st.epoch} · weight step ${count(st.weight_step)}${tau} · E ${count(st.expected_params)} · ${st.pruned.length} pruned${fixed} (${pruneTotals[f - 1]} in all)`;
   }
@@ -144,13 +157,16 @@ export function renderTimeline(inspection, replay, heatmap, { chartWidth = 420 }
 
   const skipped = replay.skipped_batches ? ` · ${replay.skipped_batches} batches skipped (non-finite loss)` : '';
   // The controls sit under the map they drive; the charts go where there is room.
+  const about = [replay.task && `task ${replay.task}`, replay.mode && `mode ${replay.mode}`].filter(Boolean).join(' · ');
   const root = h('div', { class: 'timeline', 'data-testid': 'timeline', 'data-frames': all.length }, [
     h('div', { class: 'timeline-controls' }, [play, slider, h('span', { class: 'frame-count', text: `${K} selection steps${skipped}` })]),
     label,
+    about ? h('div', { class: 'timeline-about', text: about }) : null,
+    ...replay.notes.map((n) => h('div', { class: 'timeline-note', text: n })),
   ]);
   const charts = h('div', { class: 'timeline-charts' }, [
     h('figure', {}, [expected.svg, h('figcaption', { text: 'Expected trainable parameters against the budget' })]),
-    h('figure', {}, [losses.svg, h('figcaption', { text: 'Mean task loss per epoch' })]),
+    h('figure', {}, [losses.svg, h('figcaption', { text: perStep ? 'Task loss per step' : 'Mean task loss per epoch' })]),
   ]);
   show(last);
   return { root, charts, show, frames: all.length, stop };
