@@ -12,7 +12,7 @@ cargo build -p bipeft-web --target wasm32-unknown-unknown --locked
 # Cargo.lock version; Debian's chromium), run with a software WebGPU adapter
 # and without one. Screenshots land in tests/artifacts/.
 cargo test -p bipeft-web --lib --locked   # the wasm surface's logic, on the host
-bash www/build.sh --dev
+bash www/build.sh --dev --demo-model tests/fixtures/web/tiny-bert
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 node tests/browser/run.mjs --dist www/dist
 echo "all tests passed"

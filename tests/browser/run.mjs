@@ -153,6 +153,7 @@ async function run(mode, baseUrl) {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
+  const demoModel = JSON.parse(fs.readFileSync(path.join(dist, 'build.json'), 'utf8')).demo_model;
   const config = readJson('peft_config.json');
   const trace = readJson('search_trace.json');
   // The slots of the space as the CLI's search listed them in its trace.
@@ -209,6 +210,77 @@ async function run(mode, baseUrl) {
     await page.selectOption('[data-testid="space-select"]', 's1');
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="live-heatmap"] [data-slot]').length === n, counts.s1);
     await page.screenshot({ path: path.join(artifacts, `${mode}-explore.png`), fullPage: true });
+    await page.click('[data-testid="tab-inspect"]');
+  });
+
+  // The tiny BERT of tests/fixtures/web (2 layers, hidden 32, its own
+  // tokenizer): with the adapter found the page takes it as the site's demo
+  // model, without it from picked files, so both ways in are covered.
+  await check(mode, 'a search runs in the page and ends within its budget', async () => {
+    const tiny = path.join(fixtures, 'tiny-bert');
+    const backboneParams = 36704; // transformers' BertModel(config).num_parameters()
+    await page.click('[data-testid="tab-explore"]');
+    if (mode === 'gpu') {
+      assert.equal(demoModel, 'models/demo/', 'build the site with --demo-model tests/fixtures/web/tiny-bert');
+      await page.check('[data-testid="model-demo"]');
+    } else {
+      await page.setInputFiles('[data-testid="model-files"]', ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => path.join(tiny, f)));
+    }
+    await page.waitForFunction(() => /^bert · 2 layers · width 32$/.test(document.querySelector('[data-testid="model-summary"]').textContent));
+    await page.check('[data-testid="task-builtin"]');
+    await page.selectOption('[data-testid="space-select"]', 's1');
+    await page.fill('[data-testid="budget-value"]', '5');
+    await page.selectOption('[data-testid="budget-unit"]', 'percent');
+    await page.fill('[data-testid="epochs"]', '3');
+    await page.fill('[data-testid="batch-size"]', '8');
+    await page.click('.advanced summary');
+    await page.fill('[data-testid="max-length"]', '32');
+    await page.fill('[data-testid="selection-start"]', '0');
+    await page.fill('[data-testid="selection-steps"]', '6');
+    const started = Date.now();
+    await page.click('[data-testid="search-start"]');
+    await page.waitForSelector('[data-testid="explore-view"][data-search="done"], [data-testid="explore-view"][data-search="failed"]', { timeout: 300_000 });
+    const errorText = await page.textContent('[data-testid="explore-error"]');
+    assert.equal(await page.getAttribute('[data-testid="explore-view"]', 'data-search'), 'done', errorText);
+    const status = await page.textContent('[data-testid="search-status"]');
+    console.log(`       search: ${((Date.now() - started) / 1000).toFixed(1)} s · ${status}`);
+    const match = status.match(/after (\d+) steps · (\d+) modules, ([\d,]+) trainable parameters of a budget of ([\d,]+)/);
+    assert.ok(match, status);
+    const [steps, modules, trainable, budget] = match.slice(1).map((x) => Number(x.replace(/,/g, '')));
+    assert.equal(budget, Math.floor(0.05 * backboneParams), '5 % of the backbone');
+    assert.ok(trainable > 0 && trainable <= budget, status);
+    assert.ok(steps >= 10, `${steps} steps`);
+    const live = await cells(page, 'live-heatmap');
+    assert.equal(live.length, 18 * 2 + 2, 'one cell per S1 slot of a 2-layer encoder');
+    assert.ok(live.every((c) => c.state === 'kept' || c.state === 'pruned'));
+    assert.equal(live.filter((c) => c.state === 'kept').length, modules);
+    assert.ok(await page.isVisible('[data-testid="live-loss"]'));
+    await page.screenshot({ path: path.join(artifacts, `${mode}-search.png`), fullPage: true });
+
+    // The result opens in the inspect view with its trace, cell for cell.
+    await page.click('[data-testid="open-result"]');
+    await page.waitForSelector('[data-testid="heatmap"] [data-slot]');
+    const inspected = await cells(page);
+    assert.deepEqual(inspected.map((c) => `${c.kind}|${c.slot}|${c.rank}`), live.map((c) => `${c.kind}|${c.slot}|${c.rank}`));
+    const frames = Number(await page.getAttribute('[data-testid="timeline"]', 'data-frames'));
+    assert.ok(frames >= 3, `the replay has selection steps (${frames} frames)`);
+    await page.click('[data-testid="result-a"] .close');
+  });
+
+  await check(mode, 'a search stops between steps and keeps what it reached', async () => {
+    await page.click('[data-testid="tab-explore"]');
+    // Many epochs and selection steps: only the stop button ends it soon.
+    await page.fill('[data-testid="epochs"]', '40');
+    await page.fill('[data-testid="selection-steps"]', '100');
+    await page.click('[data-testid="search-start"]');
+    await page.waitForFunction(() => /weight steps/.test(document.querySelector('[data-testid="live-stats"]').textContent), null, { timeout: 120_000 });
+    await page.click('[data-testid="search-stop"]');
+    await page.waitForSelector('[data-testid="explore-view"][data-search="done"], [data-testid="explore-view"][data-search="failed"]', { timeout: 120_000 });
+    const status = await page.textContent('[data-testid="search-status"]');
+    assert.match(status, /^Stopped after \d+ steps · \d+ modules/);
+    const steps = Number(status.match(/after (\d+) steps/)[1]);
+    assert.ok(steps < 40 * 10, `stopped early (${steps} steps)`);
+    assert.ok(await page.isEnabled('[data-testid="search-start"]'), 'the search can start again');
     await page.click('[data-testid="tab-inspect"]');
   });
 

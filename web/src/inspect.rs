@@ -130,6 +130,12 @@ pub fn catalogue_of(config: &PeftConfig) -> Result<Catalogue> {
     Ok(catalogue)
 }
 
+/// Every slot of `catalogue`, nothing kept, against `budget_params`: where a
+/// search starts.
+pub fn lay_out_space(catalogue: &Catalogue, budget_params: u64) -> Inspection {
+    lay_out(catalogue, &[], budget_params, &[])
+}
+
 fn lay_out(
     catalogue: &Catalogue,
     modules: &[ChosenModule],

@@ -39,7 +39,8 @@ const TEXT_NAMES = ['text', 'sentence', 'review', 'content'];
 const LABEL_NAMES = ['label', 'labels', 'class', 'target'];
 
 /**
- * Returns {texts, labels (class ids), classes (names by id), counts}.
+ * Returns {texts, labels (class ids), classes (names by id), counts, header:
+ * {text, label} column names or null, separator}.
  * Throws an Error that says which line is wrong.
  */
 export function parseLabelled(text) {
@@ -52,10 +53,12 @@ export function parseLabelled(text) {
   const head = rows[0].map((f) => f.trim().toLowerCase());
   const t = head.findIndex((f) => TEXT_NAMES.includes(f));
   const l = head.findIndex((f) => LABEL_NAMES.includes(f));
+  let header = null;
   if (t >= 0 && l >= 0) {
     textCol = t;
     labelCol = l;
     start = 1;
+    header = { text: rows[0][t].trim(), label: rows[0][l].trim() };
   }
   const texts = [];
   const raw = [];
@@ -81,5 +84,5 @@ export function parseLabelled(text) {
   const id = new Map(classes.map((c, i) => [c, i]));
   const labels = raw.map((x) => id.get(x));
   const counts = classes.map((_, i) => labels.filter((x) => x === i).length);
-  return { texts, labels, classes, counts };
+  return { texts, labels, classes, counts, header, separator: sep };
 }

@@ -43,12 +43,18 @@ export function setupExplore(root) {
   };
 
   // --- Backend ---------------------------------------------------------------
-  detectBackend().then((found) => {
-    state.backend = found;
-    backendBox.textContent = describeBackend(found);
-    backendBox.classList.add(found.backend === 'webgpu' ? 'gpu' : 'cpu');
-    backendBox.dataset.backend = found.backend;
-  });
+  Promise.all([detectBackend(), wasm().then((w) => (typeof w.search_backends === 'function' ? w.search_backends() : []))]).then(
+    ([found, usable]) => {
+      state.backend = found;
+      let text = describeBackend(found);
+      if (found.backend === 'webgpu' && !usable.includes('webgpu')) {
+        text = `WebGPU adapter found (${found.detail}). This build still runs the search on the CPU (burn-ndarray in WebAssembly): the search reads results back synchronously, which WebGPU does not allow.`;
+      }
+      backendBox.textContent = text;
+      backendBox.classList.add(found.backend === 'webgpu' ? 'gpu' : 'cpu');
+      backendBox.dataset.backend = found.backend;
+    },
+  );
 
   // --- Model -----------------------------------------------------------------
   const modelChoice = () => form.querySelector('input[name="model"]:checked')?.value;
@@ -123,6 +129,8 @@ export function setupExplore(root) {
         if (!text.trim()) return;
       }
       const task = parseLabelled(text);
+      task.text = text;
+      task.file = taskChoice() === 'builtin' ? 'sentiment.tsv' : task.separator === '\t' ? 'data.tsv' : 'data.csv';
       state.task = task;
       const split = task.classes.map((c, i) => `${c}: ${task.counts[i]}`).join(', ');
       const summary = `${task.texts.length} examples · ${task.classes.length} classes (${split})`;
@@ -211,7 +219,7 @@ export function setupExplore(root) {
     const stat = (value, label) => h('div', { class: 'stat' }, [h('div', { class: 'stat-value', text: value }), h('div', { class: 'stat-label', text: label })]);
     clear($('live-stats')).append(
       stat(`${report.epoch + 1} / ${live.epochs}`, 'epoch'),
-      stat(count(report.weight_step), 'weight steps'),
+      stat(count(report.step + 1), 'weight steps'),
       stat(report.tau.toFixed(2), 'temperature τ'),
       stat(report.expected_params == null ? '–' : short(report.expected_params), `expected parameters (budget ${short(live.budget)})`),
       stat(`${live.pruned} / ${live.inspection.slots.length}`, 'slots pruned'),
@@ -225,12 +233,15 @@ export function setupExplore(root) {
         live = { ...live, inspection: message.inspection, budget: message.inspection.budget_params, loss: [], expected: [], pruned: 0, fixed: 0 };
         live.states = message.inspection.slots.map(() => ({ state: 'searching', rank: null }));
         drawMap(message.inspection, live.states);
-        status.textContent = `Searching on ${message.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} · ${backboneLine(message.inspection.backbone)}`;
+        status.textContent = `Searching on ${message.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} · ${backboneLine(message.inspection.backbone)} · budget ${count(live.budget)}`;
+        root.dataset.search = 'running';
         break;
       }
       case 'step': {
-        live.loss.push([message.weight_step, message.loss]);
-        if (message.expected_params != null) live.expected.push([message.weight_step, message.expected_params]);
+        const x = message.step + 1;
+        if (message.weight_loss != null) live.loss.push([x, message.weight_loss]);
+        if (message.expected_params != null) live.expected.push([x, message.expected_params]);
+        live.steps = x;
         drawStats(message);
         drawCharts();
         break;
@@ -238,28 +249,42 @@ export function setupExplore(root) {
       case 'selection': {
         for (const i of message.pruned) live.states[i] = { state: 'pruned', rank: 0 };
         for (const f of message.fixed) live.states[f.slot] = { state: 'fixed', rank: f.rank };
-        live.pruned += message.pruned.length;
-        live.fixed += message.fixed.length;
+        live.pruned = live.states.filter((x) => x.state === 'pruned').length;
+        live.fixed = live.states.filter((x) => x.state === 'fixed').length;
         map.show(live.states);
         break;
       }
       case 'done': {
         const inspection = message.inspection;
         map.show(resultStates(inspection));
-        status.textContent = `Done · ${count(inspection.trainable_params)} trainable parameters of a budget of ${count(inspection.budget_params)}`;
+        const kept = inspection.slots.filter((x) => x.on).length;
+        status.textContent = `${message.stopped ? 'Stopped' : 'Done'} after ${count(live.steps || 0)} steps · ${kept} modules, ${count(inspection.trainable_params)} trainable parameters of a budget of ${count(inspection.budget_params)}`;
         const link = (name, text) =>
-          h('a', { class: 'button', download: name, href: URL.createObjectURL(new Blob([text], { type: 'application/json' })), text: `Save ${name}` });
-        clear($('search-result')).append(link('peft_config.json', message.config_json), ' ', link('search_trace.json', message.trace_json));
+          h('a', { class: 'button', download: name, href: URL.createObjectURL(new Blob([text], { type: 'application/json' })), text: `Save ${name}`, 'data-testid': `save-${name}` });
+        const open = h('button', {
+          class: 'button primary',
+          type: 'button',
+          'data-testid': 'open-result',
+          text: 'Open in the inspect view',
+          onclick: () =>
+            document.dispatchEvent(
+              new CustomEvent('bipeft:inspect', {
+                detail: [
+                  new File([message.config_json], 'peft_config.json', { type: 'application/json' }),
+                  new File([message.trace_json], 'search_trace.json', { type: 'application/json' }),
+                ],
+              }),
+            ),
+        });
+        clear($('search-result')).append(h('div', { class: 'actions' }, [open, link('peft_config.json', message.config_json), link('search_trace.json', message.trace_json)]));
+        root.dataset.search = 'done';
         finish();
         break;
       }
       case 'error':
         fail(message.message);
         status.textContent = 'The search stopped with an error.';
-        finish();
-        break;
-      case 'stopped':
-        status.textContent = 'Stopped.';
+        root.dataset.search = 'failed';
         finish();
         break;
       default:
@@ -304,13 +329,20 @@ export function setupExplore(root) {
       if (!(batch >= 1)) throw new Error('The batch size must be 1 or more.');
       const value = Number($('budget-value').value);
       if (!(value > 0)) throw new Error('The budget must be a positive number.');
+      if (!state.task.header) throw new Error('The data needs a header line naming its columns (text,label).');
+      const number = (id) => Number($(id).value);
       const files = await modelBytes();
       const settings = {
         space: $('space-select').value,
         budget: $('budget-unit').value === 'percent' ? { percent: value } : { params: Math.floor(value) },
         epochs,
         batch_size: batch,
+        max_length: number('max-length'),
+        seed: number('seed'),
+        selection_start_epoch: number('selection-start'),
+        selection_steps: number('selection-steps'),
       };
+      const task = { file: state.task.file, text: state.task.text, text_column: state.task.header.text, label_column: state.task.header.label };
       live = { epochs };
       start.disabled = true;
       stopButton.disabled = false;
@@ -319,10 +351,8 @@ export function setupExplore(root) {
       state.worker = worker;
       worker.onmessage = (m) => onMessage(m.data);
       worker.onerror = (m) => onMessage({ type: 'error', message: m.message || 'the search worker failed' });
-      worker.postMessage(
-        { type: 'start', backend: state.backend.backend, files, task: { texts: state.task.texts, labels: state.task.labels, classes: state.task.classes }, settings },
-        Object.values(files),
-      );
+      clear($('search-result'));
+      worker.postMessage({ type: 'start', files, task, settings }, Object.values(files));
     } catch (err) {
       fail(err.message || String(err));
       finish();
@@ -332,6 +362,7 @@ export function setupExplore(root) {
     if (state.worker) state.worker.postMessage({ type: 'stop' });
     stopButton.disabled = true;
     status.textContent = 'Stopping after this step…';
+    root.dataset.search = 'stopping';
   });
 
   // The search entry point is part of the wasm module; without it the form

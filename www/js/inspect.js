@@ -187,6 +187,12 @@ export function setupInspect(root) {
     }
   });
 
+  // A search finished in the explore view opens here.
+  document.addEventListener('bipeft:inspect', (e) => {
+    document.querySelector('[data-testid="tab-inspect"]').click();
+    load(e.detail, { slot: 0 });
+  });
+
   // Files dropped anywhere on the view open like the file input's.
   root.addEventListener('dragover', (e) => {
     e.preventDefault();

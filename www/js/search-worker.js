@@ -2,12 +2,13 @@
 //   {type: "start", backend, files: {config.json, model.safetensors, tokenizer.json}, task, settings}
 // and may post {type: "stop"}; this worker answers with
 //   {type: "started", backend, inspection}   the space, every slot still searched
-//   {type: "step", epoch, weight_step, loss, tau, expected_params}
+//   {type: "step", epoch, step, tau, weight_loss, arch_loss, expected_params, live_modules, fixed_ranks}
 //   {type: "selection", pruned: [slot], fixed: [{slot, rank}]}
-//   {type: "done", inspection, config_json, trace_json}
-//   {type: "stopped"} | {type: "error", message}
+//   {type: "done", stopped, inspection, config_json, trace_json}
+//   {type: "error", message}
 // The wasm search advances one weight step per call and returns to this
-// loop, which yields to the event loop so that a "stop" is seen between steps.
+// loop, which yields to the event loop so that a "stop" is seen between steps;
+// a stopped search still ends in the configuration it had reached.
 
 import init, * as bipeft from '../pkg/bipeft_web.js';
 
@@ -15,14 +16,13 @@ let stopping = false;
 
 const yieldNow = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function run({ backend, files, task, settings }) {
+async function run({ files, task, settings }) {
   await init();
   if (typeof bipeft.WebSearch !== 'function') {
     throw new Error('this build of bipeft-web has no search entry point');
   }
   const bytes = (name) => new Uint8Array(files[name]);
-  const search = await bipeft.WebSearch.create(
-    backend,
+  const search = bipeft.WebSearch.create(
     bytes('config.json'),
     bytes('model.safetensors'),
     bytes('tokenizer.json'),
@@ -30,24 +30,25 @@ async function run({ backend, files, task, settings }) {
     JSON.stringify(settings),
   );
   postMessage({ type: 'started', backend: search.backend(), inspection: JSON.parse(search.inspection()) });
+  await yieldNow();
   for (;;) {
-    if (stopping) {
-      postMessage({ type: 'stopped' });
-      return;
-    }
+    if (stopping) break;
     const report = JSON.parse(await search.step());
-    postMessage({ type: 'step', ...report.progress });
+    if (report.progress) postMessage({ type: 'step', ...report.progress });
     if (report.selection) postMessage({ type: 'selection', ...report.selection });
     if (report.finished) break;
     await yieldNow();
   }
-  const configJson = await search.config_json();
+  // A stopped search still ends in a configuration: the state it reached.
+  const configJson = search.config_json();
   postMessage({
     type: 'done',
+    stopped: stopping,
     inspection: JSON.parse(bipeft.inspect_config(configJson)),
     config_json: configJson,
     trace_json: search.trace_json(),
   });
+  search.free();
 }
 
 self.onmessage = (event) => {
