@@ -4,9 +4,9 @@
 import { s } from './dom.js';
 import { short } from './format.js';
 
-function niceTicks(lo, hi, n = 4) {
+function niceTicks(lo, hi, n = 4, integer = false) {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / n;
+  const raw = integer ? Math.max(1, (hi - lo) / n) : (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) || raw;
   const ticks = [];
@@ -37,7 +37,8 @@ export function lineChart({ width = 420, height = 190, series, lines = [], xLabe
       s('text', { x: m.l - 6, y: Y(t), class: 'ch-tick', 'text-anchor': 'end', 'dominant-baseline': 'central', text: yFormat(t) }),
     );
   }
-  for (const t of niceTicks(x0, x1, 5)) {
+  // Steps and epochs are counts: whole-number ticks.
+  for (const t of niceTicks(x0, x1, 5, xs.every(Number.isInteger))) {
     svg.append(s('text', { x: X(t), y: height - m.b + 14, class: 'ch-tick', 'text-anchor': 'middle', text: short(t) }));
   }
   svg.append(

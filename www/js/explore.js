@@ -188,6 +188,7 @@ export function setupExplore(root) {
   function drawMap(inspection, states) {
     const scale = rankScale(inspection.ranks);
     const box = $('live-map');
+    $('live-map-block').hidden = false;
     map = renderHeatmap(box, inspection, scale, { testid: 'live-heatmap', width: Math.max(480, box.clientWidth || 760) });
     map.show(states);
     clear($('live-legend')).append(renderLegend(scale, { hasOnOff: inspection.slots.some((x) => !x.ranks.length), searching: true }));
