@@ -380,6 +380,52 @@ async function run(mode, baseUrl) {
     await page.waitForSelector('[data-testid="heatmap-b"]', { state: 'detached' });
   });
 
+  // Every kind of result `bipeft search` writes: T5 and BERT, S1, S2 and
+  // LoRA, the no_iter ablation and a baseline (tests/fixtures/web/searches,
+  // from generate_spaces.sh on the tiny models).
+  await check(mode, 'the visualiser opens every configuration bipeft search writes', async () => {
+    const runs = fs.readdirSync(path.join(fixtures, 'searches')).sort();
+    assert.ok(runs.length >= 6, runs.join(', '));
+    const seen = new Set();
+    for (const run of runs) {
+      const dir = path.join('searches', run);
+      const runConfig = readJson(path.join(dir, 'peft_config.json'));
+      const runTrace = readJson(path.join(dir, 'search_trace.json'));
+      // Close the last result first, so that its map is not mistaken for this one's.
+      if (await page.isVisible('[data-testid="result-a"] .close')) {
+        await page.click('[data-testid="result-a"] .close');
+        await page.waitForSelector('[data-testid="heatmap"]', { state: 'detached' });
+      }
+      await openInspect(page, [path.join(dir, 'peft_config.json'), path.join(dir, 'search_trace.json')]);
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid="heatmap"] [data-slot]').length === n && document.querySelector('[data-testid="inspect-error"]').hidden,
+        runTrace.slots.length,
+        { timeout: 10_000 },
+      ).catch(async () => {
+        throw new Error(`${run}: ${await page.textContent('[data-testid="inspect-error"]')}`);
+      });
+      const shown = await cells(page);
+      const ranks = expectedRanks(runConfig);
+      assert.deepEqual(
+        shown.map((c) => `${c.kind}|${c.slot}|${c.rank}`),
+        runTrace.slots.map((x) => `${x.kind}|${x.name}|${ranks.get(`${x.kind}|${x.name}`) ?? 0}`),
+        `${run}: one cell per slot, in the trace's order, at the configuration's rank`,
+      );
+      const trainable = await page.textContent('[data-testid="stat-trainable"] .stat-value');
+      assert.equal(trainable.replace(/,/g, ''), String(runConfig.trainable_params), run);
+      const selections = runTrace.events.filter((e) => e.event === 'selection').length;
+      if (selections > 0) {
+        const frames = Number(await page.getAttribute('[data-testid="timeline"]', 'data-frames'));
+        assert.equal(frames, selections + 2, `${run}: start, ${selections} selection steps, the result`);
+      }
+      seen.add(`${runConfig.backbone.model_type} ${runConfig.space.name}`);
+      if (run === 't5_s2' || run === 'bert_s1') {
+        await page.screenshot({ path: path.join(artifacts, `${mode}-inspect-${run}.png`), fullPage: true });
+      }
+    }
+    for (const want of ['t5 s1', 't5 s2', 'bert s1', 'bert s2']) assert.ok(seen.has(want), `${want} among ${[...seen]}`);
+  });
+
   await check(mode, 'a trace from another search is refused with a reason', async () => {
     await openInspect(page, ['peft_config.json', 'small_search_trace.json']);
     const error = page.locator('[data-testid="inspect-error"]');

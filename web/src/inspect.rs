@@ -892,4 +892,62 @@ mod tests {
             .to_string();
         assert!(err.contains("unknown model_type"), "{err}");
     }
+
+    /// Every configuration `bipeft search` wrote for the fixtures (T5 and
+    /// BERT; S1, S2 and LoRA; an ablation and a baseline; the MiniLM runs)
+    /// lays out with one slot per slot of its trace, and its trace replays.
+    #[test]
+    fn every_cli_search_fixture_opens_with_its_trace() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/web");
+        let mut runs = vec![
+            (dir.join("peft_config.json"), dir.join("search_trace.json")),
+            (
+                dir.join("small_peft_config.json"),
+                dir.join("small_search_trace.json"),
+            ),
+        ];
+        let mut names: Vec<_> = std::fs::read_dir(dir.join("searches"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        assert!(names.len() >= 6, "{names:?}");
+        runs.extend(
+            names
+                .iter()
+                .map(|d| (d.join("peft_config.json"), d.join("search_trace.json"))),
+        );
+        let mut seen = BTreeSet::new();
+        for (config_path, trace_path) in runs {
+            let config = std::fs::read_to_string(&config_path).unwrap();
+            let trace = std::fs::read_to_string(&trace_path).unwrap();
+            let what = config_path.display().to_string();
+            let shown = inspect_config(&config).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let listed: serde_json::Value = serde_json::from_str(&trace).unwrap();
+            let slots = listed["slots"].as_array().unwrap();
+            assert_eq!(shown.slots.len(), slots.len(), "{what}");
+            for (view, slot) in shown.slots.iter().zip(slots) {
+                assert_eq!(view.name, slot["name"].as_str().unwrap(), "{what}");
+            }
+            let file: serde_json::Value = serde_json::from_str(&config).unwrap();
+            let kept = shown.slots.iter().filter(|s| s.on).count();
+            assert_eq!(kept, file["modules"].as_array().unwrap().len(), "{what}");
+            assert_eq!(
+                shown.trainable_params,
+                file["trainable_params"].as_u64().unwrap()
+            );
+            let replay = replay_trace(&config, &trace).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                replay.steps.len(),
+                listed["steps"].as_array().unwrap().len()
+            );
+            seen.insert((shown.backbone.model_type.clone(), shown.space.clone()));
+        }
+        for want in [("t5", "s1"), ("t5", "s2"), ("bert", "s1"), ("bert", "s2")] {
+            assert!(
+                seen.contains(&(want.0.to_string(), want.1.to_string())),
+                "{want:?} not among {seen:?}"
+            );
+        }
+    }
 }

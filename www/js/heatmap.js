@@ -7,7 +7,7 @@ import { s, h, clear } from './dom.js';
 import { count, kindLabel, pointLabel } from './format.js';
 import { ON_COLOR, PRUNED_FILL, PRUNED_STROKE, SEARCHING_FILL } from './colors.js';
 
-const LABEL_W = 150; // row labels
+const MIN_LABEL_W = 150; // row labels, at least
 const KIND_W = 12; // the kind's bracket left of the row labels
 const HEAD_H = 40; // stack names and layer numbers
 const GAP = 2; // between cells
@@ -55,6 +55,29 @@ export function layout(slots, kinds) {
   return { rows, stacks };
 }
 
+// Text width in the map's fonts (.hm-kind / .hm-row in style.css), measured
+// on a canvas so that labels never run into each other.
+let measureCtx = null;
+function textWidth(text, font) {
+  if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+  const family = getComputedStyle(document.body).fontFamily || 'sans-serif';
+  measureCtx.font = `${font} ${family}`;
+  return measureCtx.measureText(text).width;
+}
+
+/** Width of the label column: the kind's name and its first row's label share a line. */
+function labelWidth(rows) {
+  let need = MIN_LABEL_W;
+  let lastKind = null;
+  for (const row of rows) {
+    const rowW = textWidth(pointLabel(row.point), '11.5px');
+    const first = row.kind !== lastKind;
+    lastKind = row.kind;
+    need = Math.max(need, (first ? 4 + textWidth(kindLabel(row.kind), '650 12px') + 12 : 0) + rowW + 8);
+  }
+  return Math.ceil(need);
+}
+
 /**
  * Draws the map into `container` and returns a handle whose `show(states)`
  * repaints the cells: `states[i]` is, for slot i, `{state, rank}` with state
@@ -65,6 +88,7 @@ export function layout(slots, kinds) {
 export function renderHeatmap(container, inspection, scale, { testid = 'heatmap', width = 880 } = {}) {
   clear(container);
   const { rows, stacks } = layout(inspection.slots, inspection.kinds);
+  const LABEL_W = labelWidth(rows);
   const nCols = stacks.reduce((n, st) => n + st.cols.length, 0);
   const stackGaps = (stacks.length - 1) * GROUP_GAP;
   // Cells as wide as `width` allows, up to a comfortable size for small models.
