@@ -30,8 +30,14 @@ fn demo_searches_retrains_and_prints_the_table_and_scores() {
         String::from_utf8_lossy(&output.stderr)
     );
     // It says what it chose, then ends with the table and the scores.
-    assert!(stdout.contains("Chosen to finish in minutes on 2 CPU cores"), "{stdout}");
-    let result = stdout.split("== result ==").nth(1).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        stdout.contains("Chosen to finish in minutes on 2 CPU cores"),
+        "{stdout}"
+    );
+    let result = stdout
+        .split("== result ==")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{stdout}"));
     assert!(result.contains("encoder.layer"), "{result}");
     assert!(result.contains("of budget"), "{result}");
     assert!(result.contains("test:       accuracy"), "{result}");

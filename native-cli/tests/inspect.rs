@@ -12,7 +12,10 @@ fn shows_ranks_per_layer_and_parameters_per_kind() {
     let text = ok(&["inspect", s(&dir)]);
     let peft = read_json(&config);
     let total = peft["trainable_params"].as_u64().unwrap();
-    assert!(text.contains(&format!("{total} trainable parameters")), "{text}");
+    assert!(
+        text.contains(&format!("{total} trainable parameters")),
+        "{text}"
+    );
     // The header row names the stack and its two layers; LoRA rank 8 sits in layer 0 only.
     assert!(text.contains("encoder.layer"), "{text}");
     let lora_row = text
@@ -24,7 +27,8 @@ fn shows_ranks_per_layer_and_parameters_per_kind() {
     let lnfit = text.lines().find(|l| l.starts_with("lnfit ")).unwrap();
     assert!(lnfit.ends_with("on"), "{lnfit}");
 
-    let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", s(&config), "--json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", s(&config), "--json"])).unwrap();
     assert_eq!(json["trainable_params"], total);
     let kinds = json["kinds"].as_array().unwrap();
     let sum: u64 = kinds.iter().map(|k| k["params"].as_u64().unwrap()).sum();

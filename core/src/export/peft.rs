@@ -68,7 +68,10 @@ pub fn export_peft<B: Backend>(
 ) -> Result<PeftExport> {
     let trained = Trained::read(trained_dir)?;
     let manifest = &trained.manifest;
-    let model_dir = model_dir.map_or_else(|| Path::new(&manifest.model_dir).to_path_buf(), Path::to_path_buf);
+    let model_dir = model_dir.map_or_else(
+        || Path::new(&manifest.model_dir).to_path_buf(),
+        Path::to_path_buf,
+    );
     let config = BackboneConfig::from_json(&read_config_json(&model_dir)?)?;
     if config.shape() != trained.peft.backbone {
         return Err(Error::InvalidInput(format!(
@@ -132,7 +135,10 @@ pub fn export_peft<B: Backend>(
         "revision": null,
     });
 
-    let mut files = vec![ADAPTER_CONFIG_FILE.to_string(), ADAPTER_WEIGHTS_FILE.to_string()];
+    let mut files = vec![
+        ADAPTER_CONFIG_FILE.to_string(),
+        ADAPTER_WEIGHTS_FILE.to_string(),
+    ];
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut host = Vec::new();
     for (name, t) in tensors {
@@ -151,7 +157,13 @@ pub fn export_peft<B: Backend>(
         write_atomic(&out.join(EXTRA_WEIGHTS_FILE), &serialize(extra)?)?;
         files.push(EXTRA_WEIGHTS_FILE.into());
     }
-    let readme = readme(placed.len(), &other_modules, &head_modules, manifest.head_outputs, is_t5);
+    let readme = readme(
+        placed.len(),
+        &other_modules,
+        &head_modules,
+        manifest.head_outputs,
+        is_t5,
+    );
     write_atomic(&out.join("README.md"), readme.as_bytes())?;
     files.push("README.md".into());
     Ok(PeftExport {
@@ -168,9 +180,14 @@ fn skeleton<B: Backend>(
     config: &BackboneConfig,
     device: &B::Device,
 ) -> Result<Trainable<B>> {
-    let peft = PeftModel::build(&trained.peft, config.site_namer(&trained.manifest.key_prefix), device)?;
+    let peft = PeftModel::build(
+        &trained.peft,
+        config.site_namer(&trained.manifest.key_prefix),
+        device,
+    )?;
     let head = (trained.manifest.head_outputs > 0).then(|| {
-        BertHeadConfig::new(trained.peft.backbone.d_model, trained.manifest.head_outputs).init(device)
+        BertHeadConfig::new(trained.peft.backbone.d_model, trained.manifest.head_outputs)
+            .init(device)
     });
     Ok(Trainable { peft, head })
 }
@@ -184,7 +201,10 @@ fn head_tensors<B: Backend>(
     vectors: &mut Vec<(String, Tensor<B, 1>)>,
 ) -> Vec<String> {
     let mut linear = |name: String, l: &Linear<B>| {
-        matrices.push((format!("{HF_LORA_PREFIX}{name}.weight"), l.weight.val().transpose()));
+        matrices.push((
+            format!("{HF_LORA_PREFIX}{name}.weight"),
+            l.weight.val().transpose(),
+        ));
         if let Some(bias) = &l.bias {
             vectors.push((format!("{HF_LORA_PREFIX}{name}.bias"), bias.val()));
         }
@@ -246,7 +266,11 @@ fn append_snapshots(
             .to_data()
             .map_err(|e| Error::TensorRead(format!("{e:?}")))?;
         let shape = data.shape.to_vec();
-        out.push(to_host(format!("{prefix}.{}", snapshot.full_path()), shape, data)?);
+        out.push(to_host(
+            format!("{prefix}.{}", snapshot.full_path()),
+            shape,
+            data,
+        )?);
     }
     Ok(())
 }
@@ -287,7 +311,10 @@ fn most_common(values: impl Iterator<Item = usize>) -> Option<usize> {
     for v in values {
         *counts.entry(v).or_insert(0usize) += 1;
     }
-    counts.into_iter().max_by_key(|&(v, n)| (n, v)).map(|(v, _)| v)
+    counts
+        .into_iter()
+        .max_by_key(|&(v, n)| (n, v))
+        .map(|(v, _)| v)
 }
 
 fn readme(
@@ -308,7 +335,9 @@ fn readme(
             list.join(", ")
         ));
     }
-    text.push_str(&format!("{lora} LoRA modules (`target_modules`, ranks in `rank_pattern`).\n"));
+    text.push_str(&format!(
+        "{lora} LoRA modules (`target_modules`, ranks in `rank_pattern`).\n"
+    ));
     if is_t5 {
         text.push_str(
             "\nLoad it with\n\n```python\nfrom transformers import T5ForConditionalGeneration\nfrom peft import PeftModel\n\

@@ -62,6 +62,7 @@ pub struct ResumeState {
 }
 
 /// A saved state with its records.
+#[derive(Debug)]
 pub struct Checkpoint {
     pub state: ResumeState,
     pub trainable: Vec<u8>,
@@ -188,6 +189,9 @@ mod tests {
         let e = Checkpoint::from_bytes(&bytes[..bytes.len() - 1], "c").unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         let e = Checkpoint::from_bytes(b"{}", "c").unwrap_err();
-        assert!(e.to_string().contains("not a bipeft retrain checkpoint"), "{e}");
+        assert!(
+            e.to_string().contains("not a bipeft retrain checkpoint"),
+            "{e}"
+        );
     }
 }

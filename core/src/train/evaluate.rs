@@ -13,10 +13,10 @@ use burn::tensor::backend::Backend;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::data::text2text::{parse_prediction, Prediction};
 use crate::data::{
     collate, plan_batches, BatchOptions, ExampleRef, Formulation, Label, LabelSpace, SplitName,
 };
-use crate::data::text2text::{parse_prediction, Prediction};
 use crate::error::{Error, Result};
 use crate::loader::TextTokenizer;
 use crate::metrics::{evaluate as score, Outcome, Scores};
@@ -143,7 +143,10 @@ fn head_prediction(
             let best = row
                 .iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
+                );
             Ok((Prediction::Class(best.0), Some(row.clone())))
         }
         LabelSpace::Regression => {
@@ -224,7 +227,7 @@ pub fn evaluate<B: Backend>(spec: &EvalSpec, device: &B::Device) -> Result<Evalu
         &spec.task,
         &spec.data_dir,
         tokenizer,
-        backbone.config.model_type(),
+        &backbone.config,
         settings,
     )?;
     let model = trained.model::<B>(&backbone, &task.data.info.labels, device)?;

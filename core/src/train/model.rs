@@ -152,7 +152,9 @@ impl<B: Backend> RetrainModel<B> {
                     let diff = logits.reshape([n]) - scores.clone();
                     Ok(diff.powi_scalar(2).mean().reshape([1]))
                 }
-                TensorTargets::Tokens { .. } => Err(wrong_targets("an encoder", "classes or scores")),
+                TensorTargets::Tokens { .. } => {
+                    Err(wrong_targets("an encoder", "classes or scores"))
+                }
             };
         }
         let t5 = self

@@ -121,7 +121,7 @@ pub fn retrain<B: AutodiffBackend>(
         &spec.task,
         &spec.data_dir,
         tokenizer,
-        backbone.config.model_type(),
+        &backbone.config,
         settings,
     )?;
     let info = &task.data.info;
@@ -139,11 +139,9 @@ pub fn retrain<B: AutodiffBackend>(
         .with_weight_decay(settings.weight_decay as f32)
         .init::<B, Trainable<B>>();
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
-    let record_error = |e: burn::record::RecorderError| {
-        Error::MalformedConfig {
-            file: checkpoint_path.display().to_string(),
-            message: e.to_string(),
-        }
+    let record_error = |e: burn::record::RecorderError| Error::MalformedConfig {
+        file: checkpoint_path.display().to_string(),
+        message: e.to_string(),
     };
 
     let train_split = task.split(SplitName::Train)?.to_vec();
@@ -151,7 +149,10 @@ pub fn retrain<B: AutodiffBackend>(
         plan_batches(
             &task.tokenized,
             &train_split,
-            &BatchOptions::train(settings.batch_size, settings.seed.wrapping_add(epoch as u64)),
+            &BatchOptions::train(
+                settings.batch_size,
+                settings.seed.wrapping_add(epoch as u64),
+            ),
         )
     };
     let steps_per_epoch = plan_of(0)?.len();
@@ -203,7 +204,11 @@ pub fn retrain<B: AutodiffBackend>(
         resumed_at: (state.step > 0).then_some(state.step),
     });
     let peft_params = spec.peft.trainable_params;
-    let head_params = model.trainable.head.as_ref().map_or(0, |h| h.num_params() as u64);
+    let head_params = model
+        .trainable
+        .head
+        .as_ref()
+        .map_or(0, |h| h.num_params() as u64);
     let manifest = |state: &ResumeState| {
         let best = state.best.map(|i| &state.history[i]);
         TrainedManifest {
@@ -296,7 +301,7 @@ pub fn retrain<B: AutodiffBackend>(
         });
         let is_best = state
             .best
-            .map_or(true, |b| score > state.history[b].validation[&metric]);
+            .is_none_or(|b| score > state.history[b].validation[&metric]);
         if is_best {
             state.best = Some(state.history.len() - 1);
             best_bytes = recorder
@@ -412,7 +417,11 @@ fn check_out_dir(spec: &RetrainSpec) -> Result<Option<Checkpoint>> {
             "{} already holds a {} run; choose another output directory, {}or pass --force",
             out.display(),
             if finished { "finished" } else { "started" },
-            if finished { "" } else { "resume it with --resume, " }
+            if finished {
+                ""
+            } else {
+                "resume it with --resume, "
+            }
         )));
     }
     for file in [METRICS_FILE, CHECKPOINT_FILE] {

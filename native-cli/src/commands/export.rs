@@ -69,7 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if export.0.head_modules.is_empty() {
                     String::new()
                 } else {
-                    format!(", head in modules_to_save ({})", export.0.head_modules.join(", "))
+                    format!(
+                        ", head in modules_to_save ({})",
+                        export.0.head_modules.join(", ")
+                    )
                 },
                 export.0.files.join(", "),
                 export.1.display()

@@ -23,7 +23,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (file, dir) = if args.path.is_dir() {
-        (args.path.join("peft_config.json"), Some(args.path.as_path()))
+        (
+            args.path.join("peft_config.json"),
+            Some(args.path.as_path()),
+        )
     } else {
         (args.path.clone(), None)
     };
@@ -204,7 +207,12 @@ impl Summary {
                 .map(|c| (c.kind, c.position.as_str()))
                 .collect();
             let label = |kind: Kind, position: &str| format!("{kind} {position}");
-            let width = rows.iter().map(|&(k, p)| label(k, p).len()).max().unwrap_or(0).max(stack.stack.len());
+            let width = rows
+                .iter()
+                .map(|&(k, p)| label(k, p).len())
+                .max()
+                .unwrap_or(0)
+                .max(stack.stack.len());
             let _ = writeln!(t);
             let _ = write!(t, "{:<width$} ", stack.stack);
             for layer in 0..stack.layers {
@@ -214,7 +222,9 @@ impl Summary {
             for &(kind, position) in &rows {
                 let _ = write!(t, "{:<width$} ", label(kind, position));
                 for layer in &stack.modules {
-                    let cell = layer.iter().find(|c| c.kind == kind && c.position == position);
+                    let cell = layer
+                        .iter()
+                        .find(|c| c.kind == kind && c.position == position);
                     let text = match cell {
                         Some(Cell { rank: Some(r), .. }) => r.to_string(),
                         Some(_) => "on".to_string(),
@@ -250,7 +260,11 @@ impl Summary {
             );
         }
         if self.shared_params > 0 {
-            let _ = writeln!(t, "{:<18} {:>7} {:>12}", "shared (prefix)", "", self.shared_params);
+            let _ = writeln!(
+                t,
+                "{:<18} {:>7} {:>12}",
+                "shared (prefix)", "", self.shared_params
+            );
         }
         let _ = writeln!(
             t,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use bipeft_core::data::{Benchmark, TaskSource};
 use bipeft_core::peft_config::PeftConfig;
-use bipeft_core::train::{retrain, Checkpoint, RetrainReport, RetrainSpec, TrainEvent, TrainSettings};
+use bipeft_core::train::{
+    retrain, Checkpoint, RetrainReport, RetrainSpec, TrainEvent, TrainSettings,
+};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 
@@ -91,12 +93,13 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         ),
         None => None,
     };
-    let required = |value: &Option<PathBuf>, saved: Option<&str>, flag: &str| -> anyhow::Result<PathBuf> {
-        value
-            .clone()
-            .or_else(|| saved.map(PathBuf::from))
-            .with_context(|| format!("{flag} is required"))
-    };
+    let required =
+        |value: &Option<PathBuf>, saved: Option<&str>, flag: &str| -> anyhow::Result<PathBuf> {
+            value
+                .clone()
+                .or_else(|| saved.map(PathBuf::from))
+                .with_context(|| format!("{flag} is required"))
+        };
     let out = match (&args.resume, &args.out) {
         (Some(dir), _) => dir.clone(),
         (None, Some(out)) => out.clone(),
@@ -128,8 +131,16 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         checkpoint_every: args.checkpoint_every.unwrap_or(defaults.checkpoint_every),
         ..defaults
     };
-    let model_dir = required(&args.model, saved.as_ref().map(|s| s.model_dir.as_str()), "--model")?;
-    let data_dir = required(&args.data, saved.as_ref().map(|s| s.data_dir.as_str()), "--data")?;
+    let model_dir = required(
+        &args.model,
+        saved.as_ref().map(|s| s.model_dir.as_str()),
+        "--model",
+    )?;
+    let data_dir = required(
+        &args.data,
+        saved.as_ref().map(|s| s.data_dir.as_str()),
+        "--data",
+    )?;
     if !data_dir.is_dir() {
         bail!("--data {}: no such directory", data_dir.display());
     }
@@ -234,8 +245,16 @@ pub fn print_report(report: &RetrainReport, out: &Path) {
         report.peft_params,
         report.head_params
     );
-    println!("  validation ({} examples): {}", report.validation_examples, scores(&report.validation));
-    println!("  test       ({} examples): {}", report.test_examples, scores(&report.test));
+    println!(
+        "  validation ({} examples): {}",
+        report.validation_examples,
+        scores(&report.validation)
+    );
+    println!(
+        "  test       ({} examples): {}",
+        report.test_examples,
+        scores(&report.test)
+    );
     for note in &report.notes {
         println!("note: {note}");
     }
