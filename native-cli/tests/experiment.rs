@@ -23,8 +23,20 @@ fn temp_dir(name: &str) -> PathBuf {
 fn write_sst2(dir: &Path) -> PathBuf {
     let data = dir.join("SST-2");
     std::fs::create_dir_all(&data).unwrap();
-    let good = ["a good film", "great fun", "lovely acting", "a warm story", "truly moving"];
-    let bad = ["a dull film", "boring mess", "awful acting", "a cold story", "truly tedious"];
+    let good = [
+        "a good film",
+        "great fun",
+        "lovely acting",
+        "a warm story",
+        "truly moving",
+    ];
+    let bad = [
+        "a dull film",
+        "boring mess",
+        "awful acting",
+        "a cold story",
+        "truly tedious",
+    ];
     let mut rows = |n: usize, offset: usize| {
         let mut text = String::from("sentence\tlabel\n");
         for i in 0..n {
@@ -120,7 +132,10 @@ fn a_killed_run_resumes_without_recomputing_finished_cells() {
     let deadline = Instant::now() + Duration::from_secs(600);
     while cell_files(&out).len() < 3 {
         assert!(Instant::now() < deadline, "no third cell within 10 minutes");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child.kill().unwrap();
@@ -138,14 +153,22 @@ fn a_killed_run_resumes_without_recomputing_finished_cells() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stderr.contains(&format!("8 cells in the plan, {} already finished", before.len())),
+        stderr.contains(&format!(
+            "8 cells in the plan, {} already finished",
+            before.len()
+        )),
         "{stderr}"
     );
     let started: Vec<&str> = stderr.lines().filter(|l| l.ends_with(" ...")).collect();
     assert_eq!(started.len(), 8 - before.len(), "{stderr}");
     // Finished cells are untouched: same bytes, their timings included.
     for (path, bytes) in &before {
-        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} was rewritten", path.display());
+        assert_eq!(
+            &std::fs::read(path).unwrap(),
+            bytes,
+            "{} was rewritten",
+            path.display()
+        );
     }
     assert_eq!(cell_files(&out).len(), 8);
 
@@ -158,11 +181,16 @@ fn a_killed_run_resumes_without_recomputing_finished_cells() {
     for cell in results["cells"].as_array().unwrap() {
         let score = cell["score"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&score), "{cell}");
-        assert!(cell["trainable_params"].as_u64().unwrap() <= cell["budget_params"].as_u64().unwrap());
+        assert!(
+            cell["trainable_params"].as_u64().unwrap() <= cell["budget_params"].as_u64().unwrap()
+        );
     }
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("8 of 8 cells finished"), "{md}");
-    assert!(md.contains("| bipeft |") && md.contains("| uniform_lora |"), "{md}");
+    assert!(
+        md.contains("| bipeft |") && md.contains("| uniform_lora |"),
+        "{md}"
+    );
     for svg in ["score_vs_budget_tiny-t5_sst2.svg", "search_time.svg"] {
         let text = std::fs::read_to_string(out.join(svg)).unwrap();
         assert!(text.starts_with("<svg"), "{svg}");

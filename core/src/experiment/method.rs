@@ -110,16 +110,25 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for m in Method::ALL {
             assert_eq!(Method::from_name(m.name()).unwrap(), m);
-            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{}\"", m.name()));
+            assert_eq!(
+                serde_json::to_string(&m).unwrap(),
+                format!("\"{}\"", m.name())
+            );
         }
         let err = Method::from_name("lora").unwrap_err().to_string();
-        assert!(err.contains("unknown method `lora`") && err.contains("uniform_lora"), "{err}");
+        assert!(
+            err.contains("unknown method `lora`") && err.contains("uniform_lora"),
+            "{err}"
+        );
     }
 
     #[test]
     fn search_modes() {
         assert_eq!(Method::NoEarlySelection.search_mode(), ("bipeft", true));
-        assert_eq!(Method::DimThenBinary.search_mode(), ("dim_then_binary", false));
+        assert_eq!(
+            Method::DimThenBinary.search_mode(),
+            ("dim_then_binary", false)
+        );
         assert!(Method::Bitfit.is_baseline() && !Method::NoIter.is_baseline());
     }
 }

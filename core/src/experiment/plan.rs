@@ -176,7 +176,9 @@ impl Plan {
             message,
         };
         let mut plan: Plan = match format {
-            PlanFormat::Toml => toml::from_str(text).map_err(|e| malformed(toml_message(&e, text)))?,
+            PlanFormat::Toml => {
+                toml::from_str(text).map_err(|e| malformed(toml_message(&e, text)))?
+            }
             PlanFormat::Json => serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?,
         };
         plan.check().map_err(malformed)?;
@@ -327,7 +329,10 @@ epochs = 2
     fn reads_a_toml_plan_with_defaults_and_resolved_paths() {
         let plan = parse(PLAN).unwrap();
         assert_eq!(plan.name.as_deref(), Some("small"));
-        assert_eq!(plan.budgets, vec![Budget::Percent(0.1), Budget::Count(5000)]);
+        assert_eq!(
+            plan.budgets,
+            vec![Budget::Percent(0.1), Budget::Count(5000)]
+        );
         assert_eq!(plan.methods, vec![Method::Bipeft, Method::UniformLora]);
         assert_eq!(plan.models[0].path, PathBuf::from("/plans/models/tiny"));
         assert_eq!(plan.tasks[0].data, PathBuf::from("/data/SST-2"));
@@ -389,9 +394,13 @@ epochs = 2
 
     #[test]
     fn the_extension_picks_the_format() {
-        let err = Plan::from_file(Path::new("plan.yaml")).unwrap_err().to_string();
+        let err = Plan::from_file(Path::new("plan.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(".toml or .json"), "{err}");
-        let err = Plan::from_file(Path::new("/no/such/plan.toml")).unwrap_err().to_string();
+        let err = Plan::from_file(Path::new("/no/such/plan.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/no/such/plan.toml"), "{err}");
     }
 }

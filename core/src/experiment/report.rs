@@ -150,10 +150,7 @@ impl Report {
             else {
                 continue;
             };
-            let rank = 1 + peers
-                .iter()
-                .filter(|o| o.score.mean > g.score.mean)
-                .count();
+            let rank = 1 + peers.iter().filter(|o| o.score.mean > g.score.mean).count();
             let gap = 100.0 * (g.score.mean - rival.score.mean);
             let spread = 100.0 * g.score.std.max(rival.score.std);
             let verdict = if gap.abs() <= spread {
@@ -195,20 +192,38 @@ mod tests {
     fn markdown_has_a_row_per_group_and_marks_the_best() {
         let plan = plan();
         let records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
-        let report = Report::new(&plan, records, "bipeft experiment --plan p.toml --out o".into());
+        let report = Report::new(
+            &plan,
+            records,
+            "bipeft experiment --plan p.toml --out o".into(),
+        );
         assert_eq!((report.cells_done, report.cells_total), (12, 12));
         let md = report.to_markdown();
         assert!(md.starts_with("# demo\n"), "{md}");
         assert!(md.contains("12 of 12 cells finished"));
         assert!(md.contains("bipeft experiment --plan p.toml --out o"));
         assert!(md.contains("## tiny · sst2 (accuracy)"), "{md}");
-        assert!(md.contains("| 0.1% (22700) | bipeft | **80.00 ± 1.00** | 3 | 20002 | 60.0 | 30.0 |"), "{md}");
-        assert!(md.contains("| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 0.5 | 30.0 |"), "{md}");
+        assert!(
+            md.contains("| 0.1% (22700) | bipeft | **80.00 ± 1.00** | 3 | 20002 | 60.0 | 30.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 0.5 | 30.0 |"),
+            "{md}"
+        );
         assert!(md.contains("| bitfit | 0.5 ± 0.0 |"), "{md}");
         let standing = report.bipeft_standing();
         assert_eq!(standing.len(), 2);
-        assert!(standing[0].contains("BIPEFT ranks 1 of 2 (80.00)"), "{}", standing[0]);
-        assert!(standing[0].contains("ahead of it (+10.00)"), "{}", standing[0]);
+        assert!(
+            standing[0].contains("BIPEFT ranks 1 of 2 (80.00)"),
+            "{}",
+            standing[0]
+        );
+        assert!(
+            standing[0].contains("ahead of it (+10.00)"),
+            "{}",
+            standing[0]
+        );
     }
 
     #[test]
@@ -223,7 +238,11 @@ mod tests {
         let report = Report::new(&plan, records, String::new());
         let standing = report.bipeft_standing();
         assert!(standing[0].contains("ranks 2 of 2"), "{}", standing[0]);
-        assert!(standing[0].contains("within one standard deviation"), "{}", standing[0]);
+        assert!(
+            standing[0].contains("within one standard deviation"),
+            "{}",
+            standing[0]
+        );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["format"], RESULTS_FORMAT);
         assert_eq!(json["groups"].as_array().unwrap().len(), 4);

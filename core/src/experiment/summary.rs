@@ -162,7 +162,13 @@ data = "d"
         let s = Stat::of(&[1.0, 2.0, 3.0]).unwrap();
         assert_eq!(s.mean, 2.0);
         assert!((s.std - 1.0).abs() < 1e-12);
-        assert_eq!(Stat::of(&[4.0]).unwrap(), Stat { mean: 4.0, std: 0.0 });
+        assert_eq!(
+            Stat::of(&[4.0]).unwrap(),
+            Stat {
+                mean: 4.0,
+                std: 0.0
+            }
+        );
         assert!(Stat::of(&[]).is_none());
     }
 
@@ -176,7 +182,10 @@ data = "d"
             .iter()
             .map(|g| format!("{}/{}", g.budget, g.method))
             .collect();
-        assert_eq!(labels, ["0.1%/bipeft", "0.1%/bitfit", "1%/bipeft", "1%/bitfit"]);
+        assert_eq!(
+            labels,
+            ["0.1%/bipeft", "0.1%/bitfit", "1%/bipeft", "1%/bitfit"]
+        );
         let g = &groups[0];
         assert_eq!(g.seeds, vec![1, 2, 3]);
         assert!((g.score.mean - 0.80).abs() < 1e-12);
@@ -185,7 +194,10 @@ data = "d"
         assert_eq!(g.trainable_params.mean, 20_002.0);
 
         // Missing seeds shrink the group; missing combinations vanish.
-        let some: Vec<CellRecord> = records.into_iter().filter(|r| r.seed == 1 && r.method == Method::Bipeft).collect();
+        let some: Vec<CellRecord> = records
+            .into_iter()
+            .filter(|r| r.seed == 1 && r.method == Method::Bipeft)
+            .collect();
         let groups = summarise(&plan, &some);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].seeds, vec![1]);

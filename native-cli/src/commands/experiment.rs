@@ -50,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|c| store.load(c))
         .collect::<anyhow::Result<_>>()?;
     let done_before = finished.iter().filter(|r| r.is_some()).count();
-    let to_run: Vec<usize> = (0..cells.len()).filter(|&i| finished[i].is_none()).collect();
+    let to_run: Vec<usize> = (0..cells.len())
+        .filter(|&i| finished[i].is_none())
+        .collect();
     if !args.report_only && !to_run.is_empty() {
         check_inputs(&plan)?;
     }
@@ -154,6 +156,9 @@ fn write_report(
     crate::atomic::write_json_atomic(&out.join("results.json"), &report)?;
     write_atomic(&out.join("results.md"), report.to_markdown().as_bytes())?;
     plots::score_vs_budget(&report.groups, out)?;
-    plots::search_time(&report.search_seconds_per_method, &out.join("search_time.svg"))?;
+    plots::search_time(
+        &report.search_seconds_per_method,
+        &out.join("search_time.svg"),
+    )?;
     Ok(())
 }

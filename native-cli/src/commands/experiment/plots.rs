@@ -54,7 +54,9 @@ pub fn score_vs_budget(groups: &[Group], dir: &Path) -> anyhow::Result<Vec<PathB
 
 fn draw_score_vs_budget(model: &str, task: &str, rows: &[&Group]) -> anyhow::Result<String> {
     let xs = rows.iter().map(|g| g.budget_params.max(1) as f64);
-    let (x_min, x_max) = xs.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (x_min, x_max) = xs.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
     let lows = rows.iter().map(|g| 100.0 * (g.score.mean - g.score.std));
     let highs = rows.iter().map(|g| 100.0 * (g.score.mean + g.score.std));
     let y_min = lows.fold(f64::INFINITY, f64::min);
@@ -106,11 +108,15 @@ fn draw_score_vs_budget(model: &str, task: &str, rows: &[&Group]) -> anyhow::Res
                 ))
                 .map_err(plot_error)?
                 .label(method.name())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
             chart
-                .draw_series(points.iter().map(|(x, g)| {
-                    Circle::new((*x, 100.0 * g.score.mean), 4, color.filled())
-                }))
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|(x, g)| Circle::new((*x, 100.0 * g.score.mean), 4, color.filled())),
+                )
                 .map_err(plot_error)?;
             chart
                 .draw_series(points.iter().map(|(x, g)| {
@@ -153,7 +159,10 @@ pub fn search_time(times: &[MethodTime], path: &Path) -> anyhow::Result<()> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("search time per method (mean over cells)", ("sans-serif", 20))
+            .caption(
+                "search time per method (mean over cells)",
+                ("sans-serif", 20),
+            )
             .margin(16)
             .x_label_area_size(60)
             .y_label_area_size(56)
@@ -164,7 +173,9 @@ pub fn search_time(times: &[MethodTime], path: &Path) -> anyhow::Result<()> {
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => times.get(*i).map_or(String::new(), |t| t.method.name().to_string()),
+                SegmentValue::CenterOf(i) => times
+                    .get(*i)
+                    .map_or(String::new(), |t| t.method.name().to_string()),
                 _ => String::new(),
             })
             .y_desc("seconds")
@@ -229,8 +240,20 @@ mod tests {
         assert!(svg.contains("<polyline") || svg.contains("<path"));
 
         let times = vec![
-            MethodTime { method: Method::Bipeft, search_seconds: Stat { mean: 60.0, std: 5.0 } },
-            MethodTime { method: Method::UniformLora, search_seconds: Stat { mean: 0.4, std: 0.0 } },
+            MethodTime {
+                method: Method::Bipeft,
+                search_seconds: Stat {
+                    mean: 60.0,
+                    std: 5.0,
+                },
+            },
+            MethodTime {
+                method: Method::UniformLora,
+                search_seconds: Stat {
+                    mean: 0.4,
+                    std: 0.0,
+                },
+            },
         ];
         let path = dir.join("search_time.svg");
         search_time(&times, &path).unwrap();

@@ -76,9 +76,10 @@ impl BackendRun for Work {
         let report = retrain_spec::<Autodiff<B>>(&self.spec, &device, &mut |_| {})
             .with_context(|| format!("retraining into {}", self.spec.out.display()))?;
         let seconds = started.elapsed().as_secs_f64();
-        let score = *report.test.get(&report.metric).with_context(|| {
-            format!("the retrain reported no test {}", report.metric)
-        })?;
+        let score = *report
+            .test
+            .get(&report.metric)
+            .with_context(|| format!("the retrain reported no test {}", report.metric))?;
         let mut notes: Vec<String> = report.notes.iter().map(|n| format!("data: {n}")).collect();
         if report.skipped_batches > 0 {
             notes.push(format!(

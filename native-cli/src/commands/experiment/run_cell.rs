@@ -188,6 +188,9 @@ selection_start_epoch = 0
              --device cpu --max-length 48 --selection-start-epoch 0 --no-early-selection --quiet --force"
         );
         let args = search_args(&cells[1], Path::new("/w"), &backend).join(" ");
-        assert!(args.contains("--mode bitfit") && !args.contains("--no-early-selection"), "{args}");
+        assert!(
+            args.contains("--mode bitfit") && !args.contains("--no-early-selection"),
+            "{args}"
+        );
     }
 }

@@ -43,7 +43,8 @@ impl Store {
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(dir)
     }
 
@@ -127,7 +128,13 @@ data = "d"
         assert!(store.load(&cells[0]).unwrap().is_none());
         let work = store.fresh_work_dir(&cells[0]).unwrap();
         std::fs::write(work.join("partial"), "x").unwrap();
-        assert!(store.fresh_work_dir(&cells[0]).unwrap().read_dir().unwrap().next().is_none());
+        assert!(store
+            .fresh_work_dir(&cells[0])
+            .unwrap()
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none());
         let record = CellRecord::new(&cells[0], outcome());
         store.save(&cells[0], &record).unwrap();
         assert!(!store.work_dir(&cells[0]).exists());
@@ -139,7 +146,12 @@ data = "d"
         let err = store.load(&changed).unwrap_err().to_string();
         assert!(err.contains("other settings"), "{err}");
 
-        std::fs::write(root.join("cells").join(format!("{}.json", cells[1].file_stem())), "{").unwrap();
+        std::fs::write(
+            root.join("cells")
+                .join(format!("{}.json", cells[1].file_stem())),
+            "{",
+        )
+        .unwrap();
         let err = format!("{:#}", store.load(&cells[1]).unwrap_err());
         assert!(err.contains("is not a cell result"), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
