@@ -37,7 +37,7 @@ fn write_sst2(dir: &Path) -> PathBuf {
         "a cold story",
         "truly tedious",
     ];
-    let mut rows = |n: usize, offset: usize| {
+    let rows = |n: usize, offset: usize| {
         let mut text = String::from("sentence\tlabel\n");
         for i in 0..n {
             let (pool, label) = if i % 2 == 0 { (&good, 1) } else { (&bad, 0) };
