@@ -29,7 +29,7 @@ fn short_count(n: f64) -> String {
 }
 
 /// One plot per model × task of `groups`: mean test score (× 100) against
-/// the budget in parameters (log scale), a line per method, bars of ± one
+/// the budget in parameters, a line per method, bars of ± one
 /// standard deviation. Returns the files written.
 pub fn score_vs_budget(groups: &[Group], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut keys: Vec<(&str, &str)> = Vec::new();
@@ -54,9 +54,7 @@ pub fn score_vs_budget(groups: &[Group], dir: &Path) -> anyhow::Result<Vec<PathB
 
 fn draw_score_vs_budget(model: &str, task: &str, rows: &[&Group]) -> anyhow::Result<String> {
     let xs = rows.iter().map(|g| g.budget_params.max(1) as f64);
-    let (x_min, x_max) = xs.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
-        (lo.min(x), hi.max(x))
-    });
+    let x_max = xs.fold(1.0f64, f64::max);
     let lows = rows.iter().map(|g| 100.0 * (g.score.mean - g.score.std));
     let highs = rows.iter().map(|g| 100.0 * (g.score.mean + g.score.std));
     let y_min = lows.fold(f64::INFINITY, f64::min);
@@ -81,14 +79,11 @@ fn draw_score_vs_budget(model: &str, task: &str, rows: &[&Group]) -> anyhow::Res
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(
-                ((x_min / 1.6)..(x_max * 1.6)).log_scale(),
-                (y_min - pad)..(y_max + pad),
-            )
+            .build_cartesian_2d(0.0..(x_max * 1.15), (y_min - pad)..(y_max + pad))
             .map_err(plot_error)?;
         chart
             .configure_mesh()
-            .x_desc("budget (trainable parameters, log scale)")
+            .x_desc("budget (trainable parameters)")
             .y_desc(format!("{} × 100", rows[0].metric))
             .x_label_formatter(&|x| short_count(*x))
             .draw()
@@ -143,6 +138,14 @@ fn draw_score_vs_budget(model: &str, task: &str, rows: &[&Group]) -> anyhow::Res
     Ok(svg)
 }
 
+/// `n` bar slots: plotters' integer ranges include their end, so `0..n`
+/// would draw an empty slot after the last bar.
+fn segments(
+    n: usize,
+) -> plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordusize> {
+    (0..n.saturating_sub(1)).into_segmented()
+}
+
 /// A bar per method: mean search seconds over its cells.
 pub fn search_time(times: &[MethodTime], path: &Path) -> anyhow::Result<()> {
     if times.is_empty() {
@@ -166,7 +169,7 @@ pub fn search_time(times: &[MethodTime], path: &Path) -> anyhow::Result<()> {
             .margin(16)
             .x_label_area_size(60)
             .y_label_area_size(56)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..y_max)
+            .build_cartesian_2d(segments(n), 0.0..y_max)
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -259,6 +262,10 @@ mod tests {
         search_time(&times, &path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.contains("uniform_lora") && svg.contains("<rect"));
+        // One method, one budget: still a plot.
+        search_time(&times[..1], &path).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains("bipeft"));
+        score_vs_budget(&groups[..1], &dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
