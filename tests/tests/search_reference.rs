@@ -2,6 +2,7 @@
 //! `tests/fixtures/generate_search.py` (Gumbel-softmax, the architecture
 //! regulariser, DSI, sensitivities, expected size, the two optimisers).
 
+use futures_lite::future::block_on;
 use bipeft_core::search::arch::{ArchLogits, ArchSnapshot};
 use bipeft_core::search::budget::expected_params;
 use bipeft_core::search::dimension_selection::{fix_stable_ranks, RankWindow};
@@ -213,7 +214,7 @@ fn sensitivities_match_torch() {
                         })
                         .collect()
                 };
-                let pairs = saliency_pairs(&product("train_grad"), &product("val_grad")).unwrap();
+                let pairs = block_on(saliency_pairs(&product("train_grad"), &product("val_grad"))).unwrap();
                 tracker.update(&slots, &pairs, &vec![false; sizes.len()]);
                 let got = tracker.sensitivities().unwrap();
                 let want = f64s(&fx["criteria"][name][key][i]);

@@ -5,6 +5,7 @@
 //! budget that fits exactly those three modules, the search must keep them and
 //! stop early within the budget.
 
+use futures_lite::future::block_on;
 use bipeft_core::search::{
     ArchSample, BilevelSearch, DiscreteArchitecture, PruneScan, SearchConfig, SearchEvent,
     SearchModel, SearchSlot, SearchSlots, SelectionConfig,
@@ -234,7 +235,7 @@ fn search(seed: u64, scan: PruneScan) -> (DiscreteArchitecture, bool, f64, f64) 
         &Default::default(),
     )
     .unwrap();
-    let reports = search.run(|_| weight_half.to_vec(), arch_half).unwrap();
+    let reports = block_on(search.run(|_| weight_half.to_vec(), arch_half)).unwrap();
     let selections = search
         .events()
         .iter()
@@ -244,7 +245,7 @@ fn search(seed: u64, scan: PruneScan) -> (DiscreteArchitecture, bool, f64, f64) 
     let first = reports.first().unwrap().weight_loss;
     let last = reports.last().unwrap().weight_loss;
     (
-        search.architecture().unwrap(),
+        block_on(search.architecture()).unwrap(),
         search.stopped_early(),
         first,
         last,
