@@ -2,9 +2,9 @@
 //! `RUN_DIR/peft_config.json` (the discrete configuration within the budget)
 //! and `RUN_DIR/search_trace.json` (every step, for replay in a browser).
 //!
-//! The host reads of the loop (loss values, the logits' snapshot) happen in
-//! the search library's two read helpers and in [`step_record`]; nothing
-//! else here reads tensors back.
+//! The loop is the library's async [`BilevelSearch::step`], driven here by a
+//! plain `block_on`: every host read happens inside it, awaited, so the
+//! browser drives the very same code on WebGPU.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,20 +19,21 @@ use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, expected_params, gumbel::temperature, BilevelSearch, Criterion,
-    DiscreteArchitecture, SearchConfig, SearchEvent, SearchMode, SelectionConfig,
+    budget_from_percent, BilevelSearch, Criterion, DiscreteArchitecture, SearchConfig,
+    SearchEvent, SearchMode, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
 use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
+use futures_lite::future::block_on;
 use serde::Serialize;
 
 use crate::atomic::write_json_atomic;
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 use crate::commands::baseline;
-use crate::progress::Progress;
+use crate::progress::ProgressArgs;
 
 /// `--mode`: the search and its ablations, or a hand-made baseline sized to the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -131,25 +132,18 @@ pub struct Args {
     /// Run the plain bi-level search without budget-guided early selection.
     #[arg(long)]
     pub no_early_selection: bool,
-    /// No progress lines.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
-/// One weight step of the trace.
+/// One iteration of the trace: its index and what the search reported.
 #[derive(Serialize)]
 struct StepRecord {
-    epoch: usize,
     step: usize,
-    tau: f64,
-    arch_loss: Option<f64>,
-    weight_loss: Option<f64>,
-    expected_params: Option<f64>,
-    live_modules: usize,
-    fixed_ranks: usize,
-    remaining_selection_steps: Option<usize>,
+    #[serde(flatten)]
+    outcome: StepOutcome,
 }
 
 #[derive(Serialize)]
@@ -366,9 +360,9 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     )?;
 
     let total_steps = args.epochs * steps_per_epoch;
-    let mut progress = Progress::new(total_steps, args.quiet);
-    if !args.quiet {
-        eprintln!(
+    let mut progress = args.progress.reporter()?;
+    {
+        progress.message(&format!(
             "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}",
             catalogue.slots().len(),
             catalogue.space.name,
@@ -376,17 +370,13 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             splits.search_weights.len(),
             splits.search_arch.len(),
             steps_per_epoch
-        );
+        ));
     }
+    progress.phase("search", total_steps);
+    let mut events_seen = 0;
     let mut steps = Vec::new();
     let mut step = 0usize;
     'epochs: for epoch in 0..args.epochs {
-        let tau = temperature(
-            epoch,
-            args.epochs,
-            search_config.tau_start,
-            search_config.tau_end,
-        );
         let plan = plan_batches(
             &tokenized,
             &splits.search_weights,
@@ -397,28 +387,25 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
                 break 'epochs;
             }
             let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
-            let arch_loss = search.arch_step(&arch_batches[i % arch_batches.len()], epoch)?;
-            let weight_loss = search.weight_step(&batch, epoch)?;
-            let record = step_record(
-                &search,
-                &slots,
-                &selection,
-                zero_rank,
+            let outcome = block_on(search.step(
+                &arch_batches[i % arch_batches.len()],
+                &batch,
                 epoch,
-                step,
-                tau,
-                arch_loss,
-                weight_loss,
-            )?;
-            progress.step(&record.progress_line(budget));
+            ))?;
+            let record = StepRecord { step, outcome };
+            progress.step_with(&record.progress_line(budget), &record)?;
+            for event in &search.events()[events_seen..] {
+                progress.event("search", event)?;
+            }
+            events_seen = search.events().len();
             steps.push(record);
             step += 1;
         }
     }
-    progress.done();
+    progress.finish_phase()?;
     let stopped_early = search.stopped_early();
     let events = search.events().to_vec();
-    let (_, _, arch) = search.finish()?;
+    let (_, _, arch) = block_on(search.finish())?;
     let mut notes = Vec::new();
     if !arch.trimmed.is_empty() {
         notes.push(format!(
@@ -508,51 +495,21 @@ fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn step_record<B: burn::tensor::backend::AutodiffBackend>(
-    search: &BilevelSearch<B, TaskModel<B>>,
-    slots: &bipeft_core::search::SearchSlots,
-    selection: &Option<SelectionConfig>,
-    entangled: bool,
-    epoch: usize,
-    step: usize,
-    tau: f64,
-    arch_loss: Option<f64>,
-    weight_loss: Option<f64>,
-) -> anyhow::Result<StepRecord> {
-    let state = search.state();
-    let expected = match selection {
-        Some(sel) => {
-            let snapshot = search.arch().snapshot()?;
-            let soft_on = state.remaining_steps > sel.soft_on_steps;
-            Some(expected_params(slots, &snapshot, state, soft_on, entangled).total)
-        }
-        None => None,
-    };
-    Ok(StepRecord {
-        epoch,
-        step,
-        tau,
-        arch_loss,
-        weight_loss,
-        expected_params: expected,
-        live_modules: state.live_count(),
-        fixed_ranks: state.fixed_rank.iter().filter(|r| r.is_some()).count(),
-        remaining_selection_steps: selection.as_ref().map(|_| state.remaining_steps),
-    })
-}
-
 impl StepRecord {
     fn progress_line(&self, budget: u64) -> String {
-        let loss = self
+        let o = &self.outcome;
+        let loss = o
             .weight_loss
             .map_or("nan".to_string(), |l| format!("{l:.4}"));
-        let expected = self.expected_params.map_or(String::new(), |e| {
+        let expected = o.expected_params.map_or(String::new(), |e| {
             format!("  E/budget {:.2}", e / budget as f64)
         });
+        let left = o
+            .remaining_selection_steps
+            .map_or(String::new(), |t| format!("  T {t}"));
         format!(
-            "epoch {} step {}  loss {loss}  τ {:.2}{expected}  modules {}",
-            self.epoch, self.step, self.tau, self.live_modules
+            "epoch {}  loss {loss}  τ {:.2}{expected}  modules {}{left}",
+            o.epoch, o.tau, o.live_modules
         )
     }
 }
