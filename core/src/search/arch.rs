@@ -79,7 +79,7 @@ impl<B: Backend> ArchLogits<B> {
 
 /// α and β on the host, for the bookkeeping of §6 (expected sizes, the
 /// dimension window, the discrete result).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ArchSnapshot {
     binary: Vec<f32>,
     rank: Vec<f32>,

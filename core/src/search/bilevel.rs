@@ -5,18 +5,21 @@
 //! logits are separate modules with their own optimisers (AdamW and Adam), and
 //! the model is anything that implements [`SearchModel`].
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder as _, RecorderError};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamW, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
-use super::config::{SearchConfig, SearchMode};
+use super::config::{Sampling, SearchConfig, SearchMode};
 use super::discretise::{discretise, DiscreteArchitecture};
 use super::gumbel::temperature;
 use super::optim::{arch_optimizer, clip_global_norm, linear_decay, weight_optimizer};
-use super::sample::{draw, ArchSample, SampleSpec};
+use super::checkpoint::{decode, encode, load_params, trainable_params, SearchCheckpoint};
+use super::noise::NoiseRng;
+use super::sample::{draw_with_noise, ArchSample, SampleSpec};
 use super::selector::BudgetSelector;
 use super::read::{flat, read_parts, read_values};
 use super::sensitivity::{pairs_from_rows, saliency_statistics};
@@ -69,6 +72,22 @@ pub struct BilevelSearch<B: AutodiffBackend, M: SearchModel<B>> {
     last_snapshot: Option<ArchSnapshot>,
     /// The trigger's mean cosine at the last weight step, when it checked.
     last_trigger_cosine: Option<f64>,
+    /// The generator of the Gumbel noise.
+    noise: NoiseRng,
+}
+
+/// The host side of a running search, as a checkpoint keeps it.
+#[derive(Serialize, Deserialize)]
+struct LoopState {
+    clock: super::stage::StageClock,
+    selector: Option<BudgetSelector>,
+    weight_steps: usize,
+    total_weight_steps: usize,
+    events: Vec<SearchEvent>,
+    stopped_early: bool,
+    last_snapshot: Option<ArchSnapshot>,
+    last_trigger_cosine: Option<f64>,
+    noise: NoiseRng,
 }
 
 impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
@@ -93,6 +112,10 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         let arch = ArchLogitsConfig::new(slots.len(), slots.ranked_len(), slots.candidates())
             .with_init_std(config.init_std)
             .init(device);
+        // Drawn now rather than at first use: in burn 0.21 every clone of a
+        // lazily initialised parameter draws its own values, so a checkpoint
+        // (which clones) would otherwise hold other logits than the search uses.
+        let _ = (arch.binary_logits.val(), arch.rank_logits.val());
         let selector = config.selection.clone().map(|selection| {
             BudgetSelector::new(
                 &slots,
@@ -101,6 +124,7 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
                 config.mode == SearchMode::NoIter,
             )
         });
+        let noise = NoiseRng::new(config.seed);
         Ok(BilevelSearch {
             weight_optim: weight_optimizer(&config).init(),
             arch_optim: arch_optimizer(&config).init(),
@@ -118,12 +142,18 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             stopped_early: false,
             last_snapshot: None,
             last_trigger_cosine: None,
+            noise,
         })
     }
 
     /// The model being searched.
     pub fn model(&self) -> &M {
         &self.model
+    }
+
+    /// The configuration the search runs with.
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
     }
 
     /// The architecture logits.
@@ -153,15 +183,28 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         self.stopped_early
     }
 
-    /// A sample of `stage` at the epoch's temperature under the current decisions.
-    fn sample(&self, stage: super::stage::Stage, epoch: usize) -> ArchSample<B> {
+    /// A sample of `stage` at the epoch's temperature under the current
+    /// decisions, with Gumbel noise from the search's own generator (drawn for
+    /// α and β every time, so the stream does not depend on the stage).
+    fn sample(&mut self, stage: super::stage::Stage, epoch: usize) -> ArchSample<B> {
         let spec = SampleSpec {
             stage,
             sampling: self.config.sampling,
             tau: self.tau(epoch),
             mode: self.config.mode,
         };
-        draw(&self.arch, &self.slots, self.state(), spec)
+        let noise = match self.config.sampling {
+            Sampling::Gumbel => {
+                let device = self.arch.binary_logits.val().device();
+                let alpha = self.noise.gumbel(self.slots.len(), 2, &device);
+                let beta = self
+                    .noise
+                    .gumbel(self.slots.ranked_len(), self.slots.candidates(), &device);
+                Some((alpha, beta))
+            }
+            Sampling::Softmax => None,
+        };
+        draw_with_noise(&self.arch, &self.slots, self.state(), spec, noise)
     }
 
     /// Records a batch skipped for its non-finite loss (§5: not applied).
@@ -421,6 +464,95 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         Ok(reports)
     }
 
+    /// Saves the search between two iterations (after [`Self::step`]); see
+    /// [`super::checkpoint`]. The trainable weights are read with one awaited
+    /// read; the optimiser records go through burn's recorder, which reads
+    /// synchronously: checkpoints are for native runs.
+    pub async fn checkpoint(&self) -> Result<SearchCheckpoint> {
+        let state = LoopState {
+            clock: self.clock.clone(),
+            selector: self.selector.clone(),
+            weight_steps: self.weight_steps,
+            total_weight_steps: self.total_weight_steps,
+            events: self.events.clone(),
+            stopped_early: self.stopped_early,
+            last_snapshot: self.last_snapshot.clone(),
+            last_trigger_cosine: self.last_trigger_cosine,
+            noise: self.noise.clone(),
+        };
+        let params = trainable_params(&self.model).await?;
+        let recorder = Recorder::default();
+        let record = |what: &str, bytes: std::result::Result<Vec<u8>, RecorderError>| {
+            bytes.map_err(|e| Error::InvalidInput(format!("cannot record the {what}: {e}")))
+        };
+        Ok(SearchCheckpoint::new(
+            self.config.clone(),
+            self.slots.clone(),
+            encode(&state)?,
+            params,
+            record("logits", recorder.record(self.arch.clone().into_record(), ()))?,
+            record(
+                "weight optimiser",
+                recorder.record(self.weight_optim.to_record(), ()),
+            )?,
+            record(
+                "architecture optimiser",
+                recorder.record(self.arch_optim.to_record(), ()),
+            )?,
+        ))
+    }
+
+    /// Continues a search from `checkpoint`: `model` is built as for
+    /// [`Self::new`] (same backbone, space and head), `slots` and `config`
+    /// must be those the checkpoint was made with.
+    pub fn resume(
+        model: M,
+        slots: SearchSlots,
+        config: SearchConfig,
+        checkpoint: &SearchCheckpoint,
+        device: &B::Device,
+    ) -> Result<Self> {
+        if checkpoint.slots != slots {
+            return Err(Error::InvalidInput(
+                "the checkpoint was made over other slots (another model, space or ranks)".into(),
+            ));
+        }
+        if checkpoint.config != config {
+            return Err(Error::InvalidInput(
+                "the checkpoint was made with another search configuration".into(),
+            ));
+        }
+        let mut search = Self::new(model, slots, config, 1, device)?;
+        let state: LoopState = decode(&checkpoint.state)?;
+        search.model = load_params(search.model, &checkpoint.params, device)?;
+        let recorder = Recorder::default();
+        let damaged = |what: &str, e: RecorderError| {
+            Error::InvalidInput(format!("the checkpoint's {what} record is damaged: {e}"))
+        };
+        let arch = recorder
+            .load(checkpoint.arch.clone(), device)
+            .map_err(|e| damaged("logits", e))?;
+        search.arch = search.arch.load_record(arch);
+        let weight = recorder
+            .load(checkpoint.weight_optim.clone(), device)
+            .map_err(|e| damaged("weight optimiser", e))?;
+        search.weight_optim = search.weight_optim.load_record(weight);
+        let arch_optim = recorder
+            .load(checkpoint.arch_optim.clone(), device)
+            .map_err(|e| damaged("architecture optimiser", e))?;
+        search.arch_optim = search.arch_optim.load_record(arch_optim);
+        search.clock = state.clock;
+        search.selector = state.selector;
+        search.weight_steps = state.weight_steps;
+        search.total_weight_steps = state.total_weight_steps;
+        search.events = state.events;
+        search.stopped_early = state.stopped_early;
+        search.last_snapshot = state.last_snapshot;
+        search.last_trigger_cosine = state.last_trigger_cosine;
+        search.noise = state.noise;
+        Ok(search)
+    }
+
     /// The discrete architecture the search has arrived at (§6.5).
     pub async fn architecture(&self) -> Result<DiscreteArchitecture> {
         let snapshot = self.arch.snapshot_async().await?;
@@ -442,6 +574,9 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         Ok((self.model, self.arch, architecture))
     }
 }
+
+/// Checkpoint records: named MessagePack, f32 kept exactly.
+type Recorder = NamedMpkBytesRecorder<FullPrecisionSettings>;
 
 /// The first value of a read-back loss.
 fn first_value(values: Vec<f32>) -> Result<f64> {

@@ -14,11 +14,13 @@
 pub mod arch;
 pub mod bilevel;
 pub mod budget;
+pub mod checkpoint;
 pub mod config;
 pub mod dimension_selection;
 pub mod discretise;
 pub mod gumbel;
 pub mod module_selection;
+pub mod noise;
 pub mod optim;
 pub mod read;
 pub mod sample;
@@ -32,6 +34,7 @@ pub mod trigger;
 
 pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
 pub use bilevel::{BilevelSearch, SearchModel, StepOutcome};
+pub use checkpoint::SearchCheckpoint;
 pub use budget::{budget_from_percent, expected_params, Expectation};
 pub use config::{
     Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,

@@ -118,7 +118,7 @@ pub fn pairs_from_rows(values: &[f32]) -> Vec<SaliencyPair> {
 }
 
 /// The smoothed sensitivity of every slot.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SensitivityTracker {
     criterion: Criterion,
     form: SensitivityForm,
