@@ -108,11 +108,11 @@ impl Progress {
         progress.start("run", total, 0);
         progress
     }
-
 }
 
 impl Progress {
     /// Starts a phase of `total` steps (the previous one ends).
+    #[allow(dead_code)] // for the other commands; `search` may resume mid-phase
     pub fn phase(&mut self, name: &str, total: usize) {
         self.phase_from(name, total, 0);
     }
@@ -193,7 +193,8 @@ impl Progress {
                 eprintln!("{name}: {done} steps in {seconds:.1} s");
             }
             self.phase = None;
-            let record = serde_json::json!({ "phase_done": name, "steps": done, "seconds": seconds });
+            let record =
+                serde_json::json!({ "phase_done": name, "steps": done, "seconds": seconds });
             self.write_json("phase", &record)?;
         }
         if let Some(json) = self.json.as_mut() {
@@ -358,7 +359,10 @@ mod tests {
             drawn: false,
         };
         let line = phase.line("loss 0.6931");
-        assert!(line.starts_with("search [######..................] 2/8  loss 0.6931"), "{line}");
+        assert!(
+            line.starts_with("search [######..................] 2/8  loss 0.6931"),
+            "{line}"
+        );
         assert!(line.contains("ETA"), "{line}");
     }
 

@@ -2,7 +2,6 @@
 //! `tests/fixtures/generate_search.py` (Gumbel-softmax, the architecture
 //! regulariser, DSI, sensitivities, expected size, the two optimisers).
 
-use futures_lite::future::block_on;
 use bipeft_core::search::arch::{ArchLogits, ArchSnapshot};
 use bipeft_core::search::budget::expected_params;
 use bipeft_core::search::dimension_selection::{fix_stable_ranks, RankWindow};
@@ -18,6 +17,7 @@ use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use futures_lite::future::block_on;
 use serde_json::Value;
 
 type Inner = Flex<f32>;
@@ -214,7 +214,8 @@ fn sensitivities_match_torch() {
                         })
                         .collect()
                 };
-                let pairs = block_on(saliency_pairs(&product("train_grad"), &product("val_grad"))).unwrap();
+                let pairs =
+                    block_on(saliency_pairs(&product("train_grad"), &product("val_grad"))).unwrap();
                 tracker.update(&slots, &pairs, &vec![false; sizes.len()]);
                 let got = tracker.sensitivities().unwrap();
                 let want = f64s(&fx["criteria"][name][key][i]);

@@ -5,7 +5,6 @@
 //! budget that fits exactly those three modules, the search must keep them and
 //! stop early within the budget.
 
-use futures_lite::future::block_on;
 use bipeft_core::search::{
     ArchSample, BilevelSearch, DiscreteArchitecture, PruneScan, SearchConfig, SearchEvent,
     SearchModel, SearchSlot, SearchSlots, SelectionConfig,
@@ -14,6 +13,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
+use futures_lite::future::block_on;
 
 type Inner = Flex<f32>;
 type B = Autodiff<Inner>;
@@ -329,8 +329,14 @@ fn toy_search(seed: u64) -> (BilevelSearch<B, Toy<B>>, Vec<Batch>, Vec<Batch>) {
         ))
         .with_seed(seed);
     <B as Backend>::seed(&Default::default(), seed);
-    let search =
-        BilevelSearch::new(model, slots(), config, weight_half.len(), &Default::default()).unwrap();
+    let search = BilevelSearch::new(
+        model,
+        slots(),
+        config,
+        weight_half.len(),
+        &Default::default(),
+    )
+    .unwrap();
     (search, weight_half.to_vec(), arch_half.to_vec())
 }
 
@@ -379,7 +385,10 @@ fn a_resumed_search_ends_where_the_uninterrupted_one_does() {
     let error = BilevelSearch::resume(model, slots(), wrong, &restored, &Default::default())
         .err()
         .unwrap();
-    assert!(error.to_string().contains("another search configuration"), "{error}");
+    assert!(
+        error.to_string().contains("another search configuration"),
+        "{error}"
+    );
     let error = bipeft_core::search::SearchCheckpoint::from_bytes(&bytes[..bytes.len() / 2])
         .err()
         .unwrap();

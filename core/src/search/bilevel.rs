@@ -6,22 +6,22 @@
 //! the model is anything that implements [`SearchModel`].
 
 use burn::module::{AutodiffModule, Module};
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder as _, RecorderError};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamW, GradientsParams, Optimizer};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder as _, RecorderError};
 use burn::tensor::{backend::AutodiffBackend, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
+use super::checkpoint::{decode, encode, load_params, trainable_params, SearchCheckpoint};
 use super::config::{Sampling, SearchConfig, SearchMode};
 use super::discretise::{discretise, DiscreteArchitecture};
 use super::gumbel::temperature;
-use super::optim::{arch_optimizer, clip_global_norm, linear_decay, weight_optimizer};
-use super::checkpoint::{decode, encode, load_params, trainable_params, SearchCheckpoint};
 use super::noise::NoiseRng;
+use super::optim::{arch_optimizer, clip_global_norm, linear_decay, weight_optimizer};
+use super::read::{flat, read_parts, read_values};
 use super::sample::{draw_with_noise, ArchSample, SampleSpec};
 use super::selector::BudgetSelector;
-use super::read::{flat, read_parts, read_values};
 use super::sensitivity::{pairs_from_rows, saliency_statistics};
 use super::slots::SearchSlots;
 use super::state::SelectionState;
@@ -197,9 +197,9 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             Sampling::Gumbel => {
                 let device = self.arch.binary_logits.val().device();
                 let alpha = self.noise.gumbel(self.slots.len(), 2, &device);
-                let beta = self
-                    .noise
-                    .gumbel(self.slots.ranked_len(), self.slots.candidates(), &device);
+                let beta =
+                    self.noise
+                        .gumbel(self.slots.ranked_len(), self.slots.candidates(), &device);
                 Some((alpha, beta))
             }
             Sampling::Softmax => None,
@@ -490,7 +490,10 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             self.slots.clone(),
             encode(&state)?,
             params,
-            record("logits", recorder.record(self.arch.clone().into_record(), ()))?,
+            record(
+                "logits",
+                recorder.record(self.arch.clone().into_record(), ()),
+            )?,
             record(
                 "weight optimiser",
                 recorder.record(self.weight_optim.to_record(), ()),

@@ -92,9 +92,8 @@ impl SearchCheckpoint {
 
     /// A checkpoint from bytes written by [`SearchCheckpoint::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let checkpoint: SearchCheckpoint = rmp_serde::from_slice(bytes).map_err(|e| {
-            Error::InvalidInput(format!("not a bipeft search checkpoint ({e})"))
-        })?;
+        let checkpoint: SearchCheckpoint = rmp_serde::from_slice(bytes)
+            .map_err(|e| Error::InvalidInput(format!("not a bipeft search checkpoint ({e})")))?;
         if checkpoint.format != FORMAT || checkpoint.version != VERSION {
             return Err(Error::InvalidInput(format!(
                 "checkpoint format `{}` version {} is not `{FORMAT}` version {VERSION}",
@@ -199,7 +198,11 @@ impl<B: Backend> ModuleMapper<B> for Restore<'_, B> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let position = self.position;
         self.position += 1;
-        let Some(saved) = self.params.get(self.next).filter(|p| p.position == position) else {
+        let Some(saved) = self
+            .params
+            .get(self.next)
+            .filter(|p| p.position == position)
+        else {
             return param;
         };
         self.next += 1;

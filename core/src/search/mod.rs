@@ -34,8 +34,8 @@ pub mod trigger;
 
 pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
 pub use bilevel::{BilevelSearch, SearchModel, StepOutcome};
-pub use checkpoint::SearchCheckpoint;
 pub use budget::{budget_from_percent, expected_params, Expectation};
+pub use checkpoint::SearchCheckpoint;
 pub use config::{
     Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,
 };

@@ -43,7 +43,12 @@ impl NoiseRng {
     ///
     /// # Shapes
     /// - returns `[rows, k]`
-    pub fn gumbel<B: Backend>(&mut self, rows: usize, k: usize, device: &B::Device) -> Tensor<B, 2> {
+    pub fn gumbel<B: Backend>(
+        &mut self,
+        rows: usize,
+        k: usize,
+        device: &B::Device,
+    ) -> Tensor<B, 2> {
         let values: Vec<f32> = (0..rows * k)
             .map(|_| -(-self.uniform().ln()).ln() as f32)
             .collect();
@@ -61,19 +66,19 @@ mod tests {
     fn same_seed_same_noise_and_a_resumable_state() {
         let device = Default::default();
         let mut a = NoiseRng::new(7);
-        let first = block_on(crate::search::read::read_values(a.gumbel::<Flex<f32>>(
-            3, 2, &device,
-        )))
+        let first = block_on(crate::search::read::read_values(
+            a.gumbel::<Flex<f32>>(3, 2, &device),
+        ))
         .unwrap();
         let saved = a.clone();
-        let second = block_on(crate::search::read::read_values(a.gumbel::<Flex<f32>>(
-            3, 2, &device,
-        )))
+        let second = block_on(crate::search::read::read_values(
+            a.gumbel::<Flex<f32>>(3, 2, &device),
+        ))
         .unwrap();
         let mut b = NoiseRng::new(7);
-        let again = block_on(crate::search::read::read_values(b.gumbel::<Flex<f32>>(
-            3, 2, &device,
-        )))
+        let again = block_on(crate::search::read::read_values(
+            b.gumbel::<Flex<f32>>(3, 2, &device),
+        ))
         .unwrap();
         assert_eq!(first, again);
         assert_ne!(first, second);

@@ -16,8 +16,8 @@
 
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::read::read_values;
 use super::config::{Criterion, SelectionConfig, SensitivityForm};
+use super::read::read_values;
 use super::slots::SearchSlots;
 use crate::error::{Error, Result};
 

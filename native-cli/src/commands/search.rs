@@ -19,8 +19,8 @@ use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, BilevelSearch, Criterion, DiscreteArchitecture, SearchConfig,
-    SearchEvent, SearchMode, SelectionConfig, StepOutcome,
+    budget_from_percent, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
+    SearchConfig, SearchEvent, SearchMode, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
 use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
@@ -28,9 +28,9 @@ use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
 use futures_lite::future::block_on;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_json_atomic;
+use crate::atomic::{write_atomic, write_json_atomic};
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 use crate::commands::baseline;
 use crate::progress::ProgressArgs;
@@ -72,26 +72,33 @@ pub enum CriterionArg {
 #[derive(clap::Args)]
 pub struct Args {
     /// Hugging Face model directory (config.json, safetensors, tokenizer.json).
-    #[arg(long)]
-    pub model: PathBuf,
+    #[arg(long, required_unless_present = "resume")]
+    pub model: Option<PathBuf>,
     /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq).
-    #[arg(long)]
-    pub task: String,
+    #[arg(long, required_unless_present = "resume")]
+    pub task: Option<String>,
     /// Folder holding the task's files as distributed.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
     /// Parameter budget: a count (`102600`) or a share of the backbone (`0.0139%`).
-    #[arg(long)]
-    pub budget: String,
+    #[arg(long, required_unless_present = "resume")]
+    pub budget: Option<String>,
     /// `s1`, `s2`, `lora`, or a JSON space file.
     #[arg(long, default_value = "s1")]
     pub space: String,
-    /// Where to write peft_config.json and search_trace.json.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Overwrite a finished run in --out.
+    /// Where to write peft_config.json, search_trace.json and checkpoints.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Overwrite a finished (or unfinished) run in --out.
     #[arg(long)]
     pub force: bool,
+    /// Continue the interrupted search in RUN_DIR from its last checkpoint,
+    /// with the options it was started with.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "task", "data", "budget", "out"])]
+    pub resume: Option<PathBuf>,
+    /// Save a checkpoint every N steps (0: only at the end).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
     /// Maximum search epochs (the search may stop early).
     #[arg(long, default_value_t = 15)]
     pub epochs: usize,
@@ -139,7 +146,7 @@ pub struct Args {
 }
 
 /// One iteration of the trace: its index and what the search reported.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct StepRecord {
     step: usize,
     #[serde(flatten)]
@@ -177,17 +184,142 @@ struct Trace<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let backend = args.backend.clone();
-    with_backend(&backend, Search(args))
+    let job = resolve(args)?;
+    let backend = job.args.backend.clone();
+    with_backend(&backend, Search(job))
 }
 
-struct Search(Args);
+struct Search(Job);
 
 impl BackendRun for Search {
     type Output = ();
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         search::<Autodiff<B>>(self.0, device)
     }
+}
+
+/// A search to run: the options (a resumed run's as it was started) and,
+/// when resuming, its checkpoint.
+struct Job {
+    args: Args,
+    model: PathBuf,
+    task: String,
+    data: PathBuf,
+    budget: String,
+    out: PathBuf,
+    /// The command line after `search`, for a later `--resume`.
+    argv: Vec<String>,
+    cwd: PathBuf,
+    resume: Option<(SearchCheckpoint, Driver)>,
+}
+
+/// The checkpoint file in a run directory.
+const CHECKPOINT: &str = "search_checkpoint.bin";
+
+/// What the command keeps in a checkpoint besides the search itself.
+#[derive(Serialize, Deserialize)]
+struct Driver {
+    /// The command line the run was started with, and where.
+    argv: Vec<String>,
+    cwd: PathBuf,
+    /// The next weight batch: epoch and index in that epoch's plan.
+    epoch: usize,
+    batch: usize,
+    /// Steps taken, and the trace so far.
+    step: usize,
+    steps: Vec<StepRecord>,
+    events_seen: usize,
+    /// Search time before this process.
+    seconds: f64,
+}
+
+/// The options as `clap` reads a stored command line.
+#[derive(clap::Parser)]
+#[command(name = "bipeft search")]
+struct StoredCommand {
+    #[command(flatten)]
+    args: Args,
+}
+
+/// The options of the run: from the command line, or for `--resume` from the
+/// checkpoint (keeping this command line's progress and checkpoint options).
+fn resolve(args: Args) -> anyhow::Result<Job> {
+    let cwd = std::env::current_dir().context("no current directory")?;
+    let Some(dir) = args.resume.clone() else {
+        let argv: Vec<String> = std::env::args()
+            .skip_while(|a| a != "search")
+            .skip(1)
+            .collect();
+        let need = |v: Option<String>, name: &str| {
+            v.with_context(|| format!("--{name} is required (or --resume RUN_DIR)"))
+        };
+        let path = |v: Option<PathBuf>, name: &str| {
+            v.with_context(|| format!("--{name} is required (or --resume RUN_DIR)"))
+        };
+        return Ok(Job {
+            model: path(args.model.clone(), "model")?,
+            task: need(args.task.clone(), "task")?,
+            data: path(args.data.clone(), "data")?,
+            budget: need(args.budget.clone(), "budget")?,
+            out: path(args.out.clone(), "out")?,
+            args,
+            argv,
+            cwd,
+            resume: None,
+        });
+    };
+    if dir.join("peft_config.json").exists() {
+        bail!(
+            "{} holds a finished run (peft_config.json): nothing to resume",
+            dir.display()
+        );
+    }
+    let file = dir.join(CHECKPOINT);
+    let bytes = std::fs::read(&file).with_context(|| {
+        format!(
+            "--resume {}: no checkpoint ({CHECKPOINT}) to resume from",
+            dir.display()
+        )
+    })?;
+    let checkpoint = SearchCheckpoint::from_bytes(&bytes)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let driver: Driver = serde_json::from_slice(&checkpoint.driver)
+        .with_context(|| format!("{}: the run's own state is damaged", file.display()))?;
+    let stored = <StoredCommand as clap::Parser>::try_parse_from(
+        std::iter::once("bipeft search".to_string()).chain(driver.argv.iter().cloned()),
+    )
+    .with_context(|| format!("{}: the stored command line does not parse", file.display()))?
+    .args;
+    let at = |p: PathBuf| driver.cwd.join(p);
+    let mut resumed = stored;
+    resumed.progress = args.progress;
+    resumed.checkpoint_every = args.checkpoint_every.or(resumed.checkpoint_every);
+    if SpaceDef::resolve(&resumed.space).is_err() {
+        resumed.space = at(PathBuf::from(&resumed.space)).display().to_string();
+    }
+    Ok(Job {
+        model: at(resumed
+            .model
+            .clone()
+            .context("the stored command line has no --model")?),
+        task: resumed
+            .task
+            .clone()
+            .context("the stored command line has no --task")?,
+        data: at(resumed
+            .data
+            .clone()
+            .context("the stored command line has no --data")?),
+        budget: resumed
+            .budget
+            .clone()
+            .context("the stored command line has no --budget")?,
+        out: dir,
+        args: resumed,
+        argv: driver.argv.clone(),
+        cwd: driver.cwd.clone(),
+        resume: Some((checkpoint, driver)),
+    })
 }
 
 /// Parses `--budget`: a count or a percentage of the backbone's parameters.
@@ -218,21 +350,33 @@ fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
             out.display()
         );
     }
+    if out.join(CHECKPOINT).exists() && !force {
+        bail!(
+            "{} holds an unfinished run ({CHECKPOINT}); continue it with --resume {} or pass --force",
+            out.display(),
+            out.display()
+        );
+    }
     Ok(())
 }
 
 fn search<B: burn::tensor::backend::AutodiffBackend>(
-    args: Args,
+    mut job: Job,
     device: B::Device,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    check_out_dir(&args.out, args.force)?;
-    if !args.data.is_dir() {
-        bail!("--data {}: no such directory", args.data.display());
+    let resume = job.resume.take();
+    let job = job;
+    let args = &job.args;
+    if resume.is_none() {
+        check_out_dir(&job.out, args.force)?;
     }
-    let task = Benchmark::from_name(&args.task)?;
-    let files = ModelFiles::from_dir(&args.model)
-        .with_context(|| format!("reading the model in {}", args.model.display()))?;
+    if !job.data.is_dir() {
+        bail!("--data {}: no such directory", job.data.display());
+    }
+    let task = Benchmark::from_name(&job.task)?;
+    let files = ModelFiles::from_dir(&job.model)
+        .with_context(|| format!("reading the model in {}", job.model.display()))?;
     let config = BackboneConfig::from_json(&files.config_json)?;
     let prefix = match &config {
         BackboneConfig::Bert(_) => bert::detect_prefix(&files.weights)?,
@@ -254,7 +398,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         config.site_namer(&prefix),
     )?;
     let backbone_params = config.num_params();
-    let budget = parse_budget(&args.budget, backbone_params)?;
+    let budget = parse_budget(&job.budget, backbone_params)?;
     let smallest = catalogue
         .slots()
         .iter()
@@ -270,13 +414,13 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
 
     if let Some(kind) = baseline::kind_of(args.mode) {
         let config = baseline::sized(&catalogue, kind, budget)?;
-        return finish_baseline(&args, &config, budget, backbone_params, &catalogue, started);
+        return finish_baseline(&job, &config, budget, backbone_params, &catalogue, started);
     }
 
     // Data: the search halves of the training split, tokenised for the model.
     let tokenizer = files.require_tokenizer()?;
-    let data = load_task(&TaskSource::Benchmark(task), &args.data)
-        .with_context(|| format!("reading task {} from {}", task.name(), args.data.display()))?;
+    let data = load_task(&TaskSource::Benchmark(task), &job.data)
+        .with_context(|| format!("reading task {} from {}", task.name(), job.data.display()))?;
     let splits = Splits::new(
         &data,
         &SplitOptions {
@@ -340,7 +484,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         })
         .with_weight_lr(args.weight_lr)
         .with_arch_lr(args.arch_lr)
-        .with_selection(selection.clone());
+        .with_selection(selection.clone())
+        .with_seed(args.seed);
 
     B::seed(&device, args.seed);
     let model = TaskModel::<B>::new(
@@ -351,57 +496,94 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         zero_rank,
         &device,
     )?;
-    let mut search = BilevelSearch::new(
-        model,
-        slots.clone(),
-        search_config.clone(),
-        steps_per_epoch,
-        &device,
-    )?;
+    let (mut search, mut driver) = match resume {
+        Some((checkpoint, driver)) => (
+            BilevelSearch::resume(
+                model,
+                slots.clone(),
+                search_config.clone(),
+                &checkpoint,
+                &device,
+            )
+            .context("the checkpoint does not fit this run")?,
+            driver,
+        ),
+        None => (
+            BilevelSearch::new(
+                model,
+                slots.clone(),
+                search_config.clone(),
+                steps_per_epoch,
+                &device,
+            )?,
+            Driver {
+                argv: job.argv.clone(),
+                cwd: job.cwd.clone(),
+                epoch: 0,
+                batch: 0,
+                step: 0,
+                steps: Vec::new(),
+                events_seen: 0,
+                seconds: 0.0,
+            },
+        ),
+    };
+    let seconds_before = driver.seconds;
 
     let total_steps = args.epochs * steps_per_epoch;
     let mut progress = args.progress.reporter()?;
-    {
-        progress.message(&format!(
-            "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}",
-            catalogue.slots().len(),
-            catalogue.space.name,
-            task.name(),
-            splits.search_weights.len(),
-            splits.search_arch.len(),
-            steps_per_epoch
-        ));
-    }
-    progress.phase("search", total_steps);
-    let mut events_seen = 0;
-    let mut steps = Vec::new();
-    let mut step = 0usize;
-    'epochs: for epoch in 0..args.epochs {
+    progress.message(&format!(
+        "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}{}",
+        catalogue.slots().len(),
+        catalogue.space.name,
+        task.name(),
+        splits.search_weights.len(),
+        splits.search_arch.len(),
+        steps_per_epoch,
+        if driver.step > 0 {
+            format!(", resumed at step {}", driver.step)
+        } else {
+            String::new()
+        }
+    ));
+    progress.phase_from("search", total_steps, driver.step);
+    let every = args.checkpoint_every.unwrap_or(0);
+    let (start_epoch, start_batch) = (driver.epoch, driver.batch);
+    'epochs: for epoch in start_epoch..args.epochs {
         let plan = plan_batches(
             &tokenized,
             &splits.search_weights,
             &BatchOptions::train(args.batch_size, args.seed.wrapping_add(epoch as u64)),
         )?;
-        for (i, items) in plan.iter().enumerate() {
+        let first = if epoch == start_epoch { start_batch } else { 0 };
+        for (i, items) in plan.iter().enumerate().skip(first) {
             if search.stopped_early() {
                 break 'epochs;
             }
             let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
-            let outcome = block_on(search.step(
-                &arch_batches[i % arch_batches.len()],
-                &batch,
-                epoch,
-            ))?;
-            let record = StepRecord { step, outcome };
+            let outcome =
+                block_on(search.step(&arch_batches[i % arch_batches.len()], &batch, epoch))?;
+            let record = StepRecord {
+                step: driver.step,
+                outcome,
+            };
             progress.step_with(&record.progress_line(budget), &record)?;
-            for event in &search.events()[events_seen..] {
+            for event in &search.events()[driver.events_seen..] {
                 progress.event("search", event)?;
             }
-            events_seen = search.events().len();
-            steps.push(record);
-            step += 1;
+            driver.events_seen = search.events().len();
+            driver.steps.push(record);
+            driver.step += 1;
+            (driver.epoch, driver.batch) = (epoch, i + 1);
+            if every > 0 && driver.step % every == 0 {
+                driver.seconds = seconds_before + started.elapsed().as_secs_f64();
+                save_checkpoint(&search, &driver, &job.out)?;
+                progress.event("checkpoint", &serde_json::json!({ "step": driver.step }))?;
+            }
         }
     }
+    driver.seconds = seconds_before + started.elapsed().as_secs_f64();
+    save_checkpoint(&search, &driver, &job.out)?;
     progress.finish_phase()?;
     let stopped_early = search.stopped_early();
     let events = search.events().to_vec();
@@ -432,7 +614,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         peft = PeftConfig::from_selection(&catalogue, budget, &picks)?;
     }
 
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
+    let steps = driver.steps;
     let mode_name = format!("{:?}", args.mode).to_lowercase();
     let trace = Trace {
         format: "bipeft-search-trace",
@@ -453,8 +636,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         trainable_params: peft.trainable_params,
         seconds,
     };
-    write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
-    write_json_atomic(&args.out.join("peft_config.json"), &peft)?;
+    write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
+    write_json_atomic(&job.out.join("peft_config.json"), &peft)?;
     print_summary(
         &peft,
         budget,
@@ -462,9 +645,21 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         seconds,
         stopped_early,
         &notes,
-        &args.out,
+        &job.out,
     );
     Ok(())
+}
+
+/// Writes the search and the run's own state to `RUN_DIR/search_checkpoint.bin`,
+/// atomically: a run killed while writing keeps the previous checkpoint.
+fn save_checkpoint<B: burn::tensor::backend::AutodiffBackend>(
+    search: &BilevelSearch<B, TaskModel<B>>,
+    driver: &Driver,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let mut checkpoint = block_on(search.checkpoint())?;
+    checkpoint.driver = serde_json::to_vec(driver)?;
+    write_atomic(&out.join(CHECKPOINT), &checkpoint.to_bytes()?)
 }
 
 fn picks_of(
@@ -515,13 +710,14 @@ impl StepRecord {
 }
 
 fn finish_baseline(
-    args: &Args,
+    job: &Job,
     peft: &PeftConfig,
     budget: u64,
     backbone_params: u64,
     catalogue: &Catalogue,
     started: Instant,
 ) -> anyhow::Result<()> {
+    let args = &job.args;
     let seconds = started.elapsed().as_secs_f64();
     let notes = vec![format!(
         "hand-made baseline `{:?}` sized to the budget",
@@ -530,7 +726,7 @@ fn finish_baseline(
     let trace = Trace {
         format: "bipeft-search-trace",
         model_type: &peft.backbone.model_type,
-        task: &args.task,
+        task: &job.task,
         space: &catalogue.space.name,
         mode: format!("{:?}", args.mode).to_lowercase(),
         seed: args.seed,
@@ -546,8 +742,8 @@ fn finish_baseline(
         trainable_params: peft.trainable_params,
         seconds,
     };
-    write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
-    write_json_atomic(&args.out.join("peft_config.json"), peft)?;
+    write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
+    write_json_atomic(&job.out.join("peft_config.json"), peft)?;
     print_summary(
         peft,
         budget,
@@ -555,7 +751,7 @@ fn finish_baseline(
         seconds,
         false,
         &notes,
-        &args.out,
+        &job.out,
     );
     Ok(())
 }
