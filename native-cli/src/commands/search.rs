@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, Formulation,
-    SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
+    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, CustomKind,
+    CustomTask, Formulation, SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
@@ -74,10 +74,12 @@ pub struct Args {
     /// Hugging Face model directory (config.json, safetensors, tokenizer.json).
     #[arg(long, required_unless_present = "resume")]
     pub model: Option<PathBuf>,
-    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq).
+    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq), or a name for
+    /// your own task (with --text-column and --label-column).
     #[arg(long, required_unless_present = "resume")]
     pub task: Option<String>,
-    /// Folder holding the task's files as distributed.
+    /// Folder holding the task's files as distributed; for your own task a
+    /// folder with train.csv|tsv|jsonl (and optionally dev.*), or one file.
     #[arg(long, required_unless_present = "resume")]
     pub data: Option<PathBuf>,
     /// Parameter budget: a count (`102600`) or a share of the backbone (`0.0139%`).
@@ -139,6 +141,18 @@ pub struct Args {
     /// Run the plain bi-level search without budget-guided early selection.
     #[arg(long)]
     pub no_early_selection: bool,
+    /// Your own task: a column (JSONL: field) holding input text; repeat for a pair.
+    #[arg(long = "text-column")]
+    pub text_columns: Vec<String>,
+    /// Your own task: the column holding the label.
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// Your own task: the label is a number (regression), not a class.
+    #[arg(long)]
+    pub regression: bool,
+    /// Your own task: the classes in order, comma-separated (default: those in the training file).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
@@ -322,6 +336,47 @@ fn resolve(args: Args) -> anyhow::Result<Job> {
     })
 }
 
+/// A built-in task by name, or the user's own from the column options
+/// (the same options as `bipeft data`).
+fn task_source(args: &Args, task: &str) -> anyhow::Result<TaskSource> {
+    let custom = !args.text_columns.is_empty() || args.label_column.is_some();
+    match (Benchmark::from_name(task), custom) {
+        (Ok(task), false) => Ok(TaskSource::Benchmark(task)),
+        (Ok(task), true) => bail!(
+            "{} is a built-in task; give your own task another name to read it with --text-column / --label-column",
+            task.name()
+        ),
+        (Err(unknown), false) => {
+            bail!("{unknown} (for your own data give --text-column and --label-column)")
+        }
+        (Err(_), true) => {
+            let Some(label_column) = args.label_column.clone() else {
+                bail!("your own task needs --label-column");
+            };
+            if args.text_columns.is_empty() {
+                bail!("your own task needs at least one --text-column");
+            }
+            let kind = if args.regression {
+                if args.labels.is_some() {
+                    bail!("--labels lists classes; it does not go with --regression");
+                }
+                CustomKind::Regression
+            } else {
+                CustomKind::Classification {
+                    labels: args.labels.clone(),
+                }
+            };
+            Ok(TaskSource::Custom(CustomTask {
+                name: task.to_string(),
+                text_columns: args.text_columns.clone(),
+                label_column,
+                kind,
+                max_length: args.max_length.unwrap_or(128),
+            }))
+        }
+    }
+}
+
 /// Parses `--budget`: a count or a percentage of the backbone's parameters.
 pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
     let text = text.trim();
@@ -371,10 +426,11 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     if resume.is_none() {
         check_out_dir(&job.out, args.force)?;
     }
-    if !job.data.is_dir() {
-        bail!("--data {}: no such directory", job.data.display());
+    if !job.data.exists() {
+        bail!("--data {}: no such directory or file", job.data.display());
     }
-    let task = Benchmark::from_name(&job.task)?;
+    let source = task_source(args, &job.task)?;
+    let task_name = source.name().to_string();
     let files = ModelFiles::from_dir(&job.model)
         .with_context(|| format!("reading the model in {}", job.model.display()))?;
     let config = BackboneConfig::from_json(&files.config_json)?;
@@ -419,8 +475,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
 
     // Data: the search halves of the training split, tokenised for the model.
     let tokenizer = files.require_tokenizer()?;
-    let data = load_task(&TaskSource::Benchmark(task), &job.data)
-        .with_context(|| format!("reading task {} from {}", task.name(), job.data.display()))?;
+    let data = load_task(&source, &job.data)
+        .with_context(|| format!("reading task {task_name} from {}", job.data.display()))?;
     let splits = Splits::new(
         &data,
         &SplitOptions {
@@ -447,7 +503,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     if arch_batches.is_empty() || steps_per_epoch == 0 {
         bail!(
             "task {} gives no search data ({} weight / {} architecture examples)",
-            task.name(),
+            task_name,
             splits.search_weights.len(),
             splits.search_arch.len()
         );
@@ -536,7 +592,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}{}",
         catalogue.slots().len(),
         catalogue.space.name,
-        task.name(),
+        task_name,
         splits.search_weights.len(),
         splits.search_arch.len(),
         steps_per_epoch,
@@ -620,7 +676,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     let trace = Trace {
         format: "bipeft-search-trace",
         model_type: config.model_type(),
-        task: task.name(),
+        task: &task_name,
         space: &catalogue.space.name,
         mode: mode_name,
         seed: args.seed,
