@@ -4,6 +4,7 @@
 pub mod backbone;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod loader;
 pub mod metrics;
 pub mod peft;
@@ -12,6 +13,7 @@ pub mod search;
 pub mod space;
 pub mod supernet;
 pub mod task_model;
+pub mod train;
 
 
 pub use error::{Error, Result};

@@ -211,7 +211,8 @@ impl<B: Backend> TaskModel<B> {
     }
 }
 
-fn encoder_parts<B: Backend>(
+/// A loaded, not yet frozen encoder and its head for `num_labels` outputs.
+pub fn encoder_parts<B: Backend>(
     config: &BertConfig,
     weights: &Weights,
     num_labels: usize,

@@ -3,6 +3,11 @@
 pub mod baseline;
 pub mod bench;
 pub mod data;
+pub mod demo;
+pub mod eval;
+pub mod export;
+pub mod inspect;
 pub mod model_check;
+pub mod retrain;
 pub mod search;
 pub mod space;

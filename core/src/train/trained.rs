@@ -1,0 +1,187 @@
+//! A trained result on disk (`TRAINED_DIR`, also `bipeft export --format
+//! bipeft`): everything needed to rebuild the model over its backbone.
+//!
+//! | file | what |
+//! |---|---|
+//! | `peft_config.json` | the configuration that was trained |
+//! | `trained.json` | task, head size, settings, the best validation ([`TrainedManifest`]) |
+//! | `weights.safetensors` | the best validation weights of the PEFT modules and the head, under burn's module paths (`peft.modules.lora.0.a`, `head.classifier.weight`, …) |
+//! | `metrics.json` | the run's report (written last: a finished run has it) |
+//! | `checkpoint.bin` | the full training state, for `--resume` |
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use burn_store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+
+use crate::data::LabelSpace;
+use crate::error::{Error, Result};
+use crate::peft_config::PeftConfig;
+
+use super::atomic::{write_atomic, write_json_atomic};
+use super::model::{Backbone, RetrainModel, Trainable};
+use super::settings::TrainSettings;
+
+pub const CONFIG_FILE: &str = "peft_config.json";
+pub const MANIFEST_FILE: &str = "trained.json";
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+pub const METRICS_FILE: &str = "metrics.json";
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+
+/// The `format` of `trained.json`.
+pub const TRAINED_FORMAT: &str = "bipeft-trained";
+
+/// `trained.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainedManifest {
+    pub format: String,
+    pub version: u32,
+    /// The task's name (`sst2`, …).
+    pub task: String,
+    /// The backbone's `model_type`.
+    pub model_type: String,
+    /// The model directory it was trained over, as given (an export's
+    /// `base_model_name_or_path` unless told otherwise).
+    pub model_dir: String,
+    /// Checkpoint key prefix of the backbone it was trained on ("" or `bert.`).
+    pub key_prefix: String,
+    /// Outputs of the head (classes, 1 for regression); 0 for T5.
+    pub head_outputs: usize,
+    pub settings: TrainSettings,
+    /// Epoch (0-based) and step of the saved weights.
+    pub best_epoch: usize,
+    pub best_step: usize,
+    pub validation: BTreeMap<String, f64>,
+    /// Parameters of the PEFT modules (what the budget counts).
+    pub peft_params: u64,
+    /// Parameters of the head (pooler + classifier), trained too.
+    pub head_params: u64,
+}
+
+/// The weights of `trainable` as safetensors bytes.
+pub fn trainable_bytes<B: Backend>(trainable: &Trainable<B>) -> Result<Vec<u8>> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    trainable
+        .save_into(&mut store)
+        .map_err(|e| Error::InvalidInput(format!("cannot write the weights: {e}")))?;
+    store
+        .get_bytes()
+        .map_err(|e| Error::InvalidInput(format!("cannot write the weights: {e}")))
+}
+
+/// `trainable` with the weights of `bytes` (from [`trainable_bytes`]); every
+/// tensor must be there with its shape, and nothing else.
+pub fn load_trainable<B: Backend>(
+    mut trainable: Trainable<B>,
+    bytes: Vec<u8>,
+    file: &str,
+) -> Result<Trainable<B>> {
+    let bad = |message: String| Error::Safetensors {
+        file: file.to_string(),
+        message,
+    };
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let result = trainable
+        .load_from(&mut store)
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(e) = result.errors.first() {
+        return Err(bad(format!("{e:?}")));
+    }
+    if let Some((path, _)) = result.missing.first() {
+        return Err(bad(format!(
+            "tensor `{path}` is missing: the weights are not of this configuration"
+        )));
+    }
+    if let Some(path) = result.unused.first() {
+        return Err(bad(format!(
+            "tensor `{path}` belongs to no module of this configuration"
+        )));
+    }
+    Ok(trainable)
+}
+
+/// A trained result read back.
+pub struct Trained {
+    pub manifest: TrainedManifest,
+    pub peft: PeftConfig,
+    pub weights: Vec<u8>,
+}
+
+impl Trained {
+    /// Reads `dir`; a folder without a finished result is named as such.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        if !manifest_path.is_file() {
+            return Err(Error::MissingFile {
+                path: manifest_path,
+                hint: "not a trained result (run `bipeft retrain` first)".into(),
+            });
+        }
+        let text =
+            std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        let manifest: TrainedManifest =
+            serde_json::from_str(&text).map_err(|e| Error::MalformedConfig {
+                file: manifest_path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        if manifest.format != TRAINED_FORMAT {
+            return Err(Error::MalformedConfig {
+                file: manifest_path.display().to_string(),
+                message: format!(
+                    "format is \"{}\", expected \"{TRAINED_FORMAT}\"",
+                    manifest.format
+                ),
+            });
+        }
+        let peft = PeftConfig::load(&dir.join(CONFIG_FILE))?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+        Ok(Trained {
+            manifest,
+            peft,
+            weights,
+        })
+    }
+
+    /// Writes the three files that make a result (not metrics or checkpoint).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        write_atomic(&dir.join(WEIGHTS_FILE), &self.weights)?;
+        write_atomic(
+            &dir.join(CONFIG_FILE),
+            (self.peft.to_json()? + "\n").as_bytes(),
+        )?;
+        write_json_atomic(&dir.join(MANIFEST_FILE), &self.manifest)
+    }
+
+    /// The trained model over `backbone`, for a task whose labels are `labels`.
+    pub fn model<B: Backend>(
+        &self,
+        backbone: &Backbone,
+        labels: &LabelSpace,
+        device: &B::Device,
+    ) -> Result<RetrainModel<B>> {
+        if backbone.config.model_type() != self.manifest.model_type {
+            return Err(Error::InvalidInput(format!(
+                "the result was trained on a {} model, not a {}",
+                self.manifest.model_type,
+                backbone.config.model_type()
+            )));
+        }
+        let outputs = if backbone.config.model_type() == "t5" {
+            0
+        } else {
+            labels.num_outputs()
+        };
+        if outputs != self.manifest.head_outputs {
+            return Err(Error::InvalidInput(format!(
+                "the result's head has {} outputs, the task needs {outputs}",
+                self.manifest.head_outputs
+            )));
+        }
+        let mut model = RetrainModel::new(backbone, &self.peft, labels, device)?;
+        model.trainable = load_trainable(model.trainable, self.weights.clone(), WEIGHTS_FILE)?;
+        Ok(model)
+    }
+}

@@ -1,0 +1,116 @@
+//! `bipeft eval`: scores a trained result on the validation or test split of
+//! its task and, with `--save-predictions`, writes one JSON line per example
+//! in split order: `{"index", "logits", "prediction", "label"}`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bipeft_core::data::{Benchmark, SplitName, TaskSource};
+use bipeft_core::train::{evaluate, EvalSpec, Evaluation, Trained};
+use burn::prelude::Backend;
+use clap::ValueEnum;
+
+use crate::atomic::write_atomic;
+use crate::backend::{with_backend, BackendArgs, BackendRun};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    Validation,
+    Test,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A trained result (`bipeft retrain --out`, or `bipeft export --format bipeft`).
+    #[arg(long)]
+    pub trained: PathBuf,
+    /// Hugging Face model directory (default: the one it was trained over).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Task name (default: the one it was trained on).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Folder holding the task's files as distributed.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    pub split: Split,
+    /// Write the predictions as JSON lines to this file.
+    #[arg(long)]
+    pub save_predictions: Option<PathBuf>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Print the scores as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !args.data.is_dir() {
+        anyhow::bail!("--data {}: no such directory", args.data.display());
+    }
+    let manifest = Trained::read(&args.trained)
+        .with_context(|| format!("--trained {}", args.trained.display()))?
+        .manifest;
+    let task_name = args.task.clone().unwrap_or(manifest.task.clone());
+    let spec = EvalSpec {
+        trained: args.trained.clone(),
+        model_dir: args
+            .model
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&manifest.model_dir)),
+        task: TaskSource::Benchmark(Benchmark::from_name(&task_name)?),
+        data_dir: args.data.clone(),
+        split: match args.split {
+            Split::Validation => SplitName::Validation,
+            Split::Test => SplitName::Test,
+        },
+        batch_size: args.batch_size,
+    };
+    let evaluation = with_backend(&args.backend, Eval(spec))?;
+    if let Some(path) = &args.save_predictions {
+        write_predictions(path, &evaluation)?;
+    }
+    let scores = evaluation.scores.to_map();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "task": task_name,
+                "split": evaluation.split.name(),
+                "examples": evaluation.predictions.len(),
+                "scores": scores,
+            }))?
+        );
+    } else {
+        let list: Vec<String> = scores.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        println!(
+            "{task_name} {} ({} examples): {}",
+            evaluation.split.name(),
+            evaluation.predictions.len(),
+            list.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn write_predictions(path: &std::path::Path, evaluation: &Evaluation) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    for record in &evaluation.predictions {
+        serde_json::to_writer(&mut lines, record)?;
+        lines.write_all(b"\n")?;
+    }
+    write_atomic(path, &lines)
+}
+
+struct Eval(EvalSpec);
+
+impl BackendRun for Eval {
+    type Output = Evaluation;
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Evaluation> {
+        Ok(evaluate::<B>(&self.0, &device)?)
+    }
+}

@@ -1,0 +1,113 @@
+//! `bipeft export`: a trained result as a Hugging Face PEFT LoRA adapter
+//! directory (`--format peft`), or in bipeft's own complete format
+//! (`--format bipeft`), which `bipeft eval` reads back.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use bipeft_core::export::{export_bipeft, export_peft, PeftExport};
+use burn::prelude::Backend;
+use clap::ValueEnum;
+
+use crate::backend::{with_backend, BackendArgs, BackendRun};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Hugging Face PEFT: adapter_config.json + adapter_model.safetensors.
+    Peft,
+    /// bipeft's own: every module kind, read back by `bipeft eval`.
+    Bipeft,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A trained result (`bipeft retrain --out`).
+    #[arg(long)]
+    pub trained: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: Format,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The backbone's directory, for its config.json (default: the one it was trained over).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// `base_model_name_or_path` to write (default: the model directory).
+    #[arg(long)]
+    pub base_model: Option<String>,
+    /// Overwrite an export in --out.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let marker = match args.format {
+        Format::Peft => "adapter_config.json",
+        Format::Bipeft => "trained.json",
+    };
+    if args.out.join(marker).exists() && !args.force {
+        bail!(
+            "{} already holds an export ({marker}); choose another --out or pass --force",
+            args.out.display()
+        );
+    }
+    if args.out.exists() && args.out.canonicalize().ok() == args.trained.canonicalize().ok() {
+        bail!("--out must differ from --trained");
+    }
+    match args.format {
+        Format::Bipeft => {
+            let files = export_bipeft(&args.trained, &args.out)?;
+            println!("wrote {} to {}", files.join(", "), args.out.display());
+        }
+        Format::Peft => {
+            let backend = args.backend.clone();
+            let export = with_backend(&backend, Export(args))?;
+            println!(
+                "{} LoRA modules{}; wrote {} to {}",
+                export.0.lora_modules,
+                if export.0.head_modules.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", head in modules_to_save ({})",
+                        export.0.head_modules.join(", ")
+                    )
+                },
+                export.0.files.join(", "),
+                export.1.display()
+            );
+            if !export.0.other_modules.is_empty() {
+                let list: Vec<String> = export
+                    .0
+                    .other_modules
+                    .iter()
+                    .map(|(kind, n)| format!("{n} {kind}"))
+                    .collect();
+                println!(
+                    "note: {} cannot be expressed in PEFT's LoRA; they are in {} beside the adapter (see README.md there)",
+                    list.join(", "),
+                    bipeft_core::export::peft::EXTRA_WEIGHTS_FILE
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Export(Args);
+
+impl BackendRun for Export {
+    type Output = (PeftExport, PathBuf);
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<(PeftExport, PathBuf)> {
+        let a = self.0;
+        let export = export_peft::<B>(
+            &a.trained,
+            a.model.as_deref(),
+            a.base_model.as_deref(),
+            &a.out,
+            &device,
+        )?;
+        Ok((export, a.out))
+    }
+}

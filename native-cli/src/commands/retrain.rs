@@ -1,0 +1,262 @@
+//! `bipeft retrain`: trains exactly the modules of a `peft_config.json`,
+//! freshly initialised, on the full training split; keeps the best
+//! validation weights and reports their test scores (`TRAINED_DIR/metrics.json`).
+//! `--resume TRAINED_DIR` continues a killed run from its checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use bipeft_core::data::{Benchmark, TaskSource};
+use bipeft_core::peft_config::PeftConfig;
+use bipeft_core::train::{
+    retrain, Checkpoint, RetrainReport, RetrainSpec, TrainEvent, TrainSettings,
+};
+use burn::backend::Autodiff;
+use burn::prelude::Backend;
+
+use crate::backend::{with_backend, BackendArgs, BackendRun};
+use crate::progress::Progress;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// The configuration: a peft_config.json, or a folder holding one (a search's RUN_DIR).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Hugging Face model directory (config.json, safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Folder holding the task's files as distributed.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Where to write the trained result.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the killed run in this folder (its settings, model, task and data are reused).
+    #[arg(long, conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Start over in a folder that holds a run.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// AdamW learning rate (linear decay to 0).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub eval_batch_size: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Truncate inputs to this many tokens (default: the task's).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Train on a seeded subset of at most this many examples.
+    #[arg(long)]
+    pub max_train_examples: Option<usize>,
+    /// Score at most this many validation / test examples.
+    #[arg(long)]
+    pub max_eval_examples: Option<usize>,
+    /// Save the full training state every this many steps (0: at epoch ends only).
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = spec_of(&args)?;
+    let report = with_backend(
+        &args.backend,
+        Retrain {
+            spec: spec.clone(),
+            quiet: args.quiet,
+        },
+    )?;
+    print_report(&report, &spec.out);
+    Ok(())
+}
+
+/// The run the arguments describe; a resumed one takes what it lacks from its checkpoint.
+pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
+    let saved = match &args.resume {
+        Some(dir) => Some(
+            Checkpoint::load(&dir.join(bipeft_core::train::trained::CHECKPOINT_FILE))
+                .with_context(|| format!("cannot resume {}", dir.display()))?
+                .state,
+        ),
+        None => None,
+    };
+    let required =
+        |value: &Option<PathBuf>, saved: Option<&str>, flag: &str| -> anyhow::Result<PathBuf> {
+            value
+                .clone()
+                .or_else(|| saved.map(PathBuf::from))
+                .with_context(|| format!("{flag} is required"))
+        };
+    let out = match (&args.resume, &args.out) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(out)) => out.clone(),
+        (None, None) => bail!("--out is required (or --resume DIR)"),
+    };
+    let peft = match (&args.config, &saved) {
+        (Some(path), _) => read_config(path)?,
+        (None, Some(state)) => state.peft.clone(),
+        (None, None) => bail!("--config is required"),
+    };
+    let task_name = args
+        .task
+        .clone()
+        .or_else(|| saved.as_ref().map(|s| s.task.clone()))
+        .context("--task is required")?;
+    let task = TaskSource::Benchmark(Benchmark::from_name(&task_name)?);
+    let defaults = saved
+        .as_ref()
+        .map_or_else(TrainSettings::default, |s| s.settings.clone());
+    let settings = TrainSettings {
+        epochs: args.epochs.unwrap_or(defaults.epochs),
+        lr: args.lr.unwrap_or(defaults.lr),
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+        eval_batch_size: args.eval_batch_size.unwrap_or(defaults.eval_batch_size),
+        seed: args.seed.unwrap_or(defaults.seed),
+        max_length: args.max_length.or(defaults.max_length),
+        max_train_examples: args.max_train_examples.or(defaults.max_train_examples),
+        max_eval_examples: args.max_eval_examples.or(defaults.max_eval_examples),
+        checkpoint_every: args.checkpoint_every.unwrap_or(defaults.checkpoint_every),
+        ..defaults
+    };
+    let model_dir = required(
+        &args.model,
+        saved.as_ref().map(|s| s.model_dir.as_str()),
+        "--model",
+    )?;
+    let data_dir = required(
+        &args.data,
+        saved.as_ref().map(|s| s.data_dir.as_str()),
+        "--data",
+    )?;
+    if !data_dir.is_dir() {
+        bail!("--data {}: no such directory", data_dir.display());
+    }
+    Ok(RetrainSpec {
+        peft,
+        model_dir,
+        task,
+        data_dir,
+        out,
+        settings,
+        resume: args.resume.is_some(),
+        force: args.force,
+    })
+}
+
+/// A peft_config.json, or the one inside a folder.
+pub fn read_config(path: &Path) -> anyhow::Result<PeftConfig> {
+    let file = if path.is_dir() {
+        path.join("peft_config.json")
+    } else {
+        path.to_path_buf()
+    };
+    if !file.is_file() {
+        bail!("--config {}: no peft_config.json there", path.display());
+    }
+    Ok(PeftConfig::load(&file)?)
+}
+
+struct Retrain {
+    spec: RetrainSpec,
+    quiet: bool,
+}
+
+impl BackendRun for Retrain {
+    type Output = RetrainReport;
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<RetrainReport> {
+        let quiet = self.quiet;
+        let mut progress: Option<Progress> = None;
+        let mut on_event = |event: &TrainEvent| match *event {
+            TrainEvent::Started {
+                train_examples,
+                steps_per_epoch,
+                total_steps,
+                resumed_at,
+            } => {
+                if !quiet {
+                    eprintln!(
+                        "retraining on {train_examples} examples: {} epochs of {steps_per_epoch} steps{}",
+                        self.spec.settings.epochs,
+                        resumed_at.map_or(String::new(), |s| format!(", resuming at step {s}"))
+                    );
+                }
+                progress = Some(Progress::new(total_steps - resumed_at.unwrap_or(0), quiet));
+            }
+            TrainEvent::Step {
+                epoch,
+                step,
+                total_steps,
+                loss,
+                lr,
+            } => {
+                if let Some(p) = progress.as_mut() {
+                    p.step(&format!(
+                        "epoch {epoch} step {step}/{total_steps}  loss {loss:.4}  lr {lr:.2e}"
+                    ));
+                }
+            }
+            TrainEvent::Validated { epoch, score, best } => {
+                if !quiet {
+                    eprintln!(
+                        "epoch {epoch}: validation {score:.4}{}",
+                        if best { " (best so far, saved)" } else { "" }
+                    );
+                }
+            }
+            TrainEvent::Checkpoint { .. } => {}
+        };
+        let report = retrain::<Autodiff<B>>(&self.spec, &device, &mut on_event)?;
+        if let Some(p) = &progress {
+            p.done();
+        }
+        Ok(report)
+    }
+}
+
+/// The scores on the terminal.
+pub fn print_report(report: &RetrainReport, out: &Path) {
+    let scores = |map: &std::collections::BTreeMap<String, f64>| {
+        map.iter()
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "{}: best validation {} {:.4} (epoch {}); {} steps in {:.1} s, {} PEFT + {} head parameters",
+        report.task,
+        report.metric,
+        report.best_validation,
+        report.best_epoch,
+        report.steps,
+        report.seconds,
+        report.peft_params,
+        report.head_params
+    );
+    println!(
+        "  validation ({} examples): {}",
+        report.validation_examples,
+        scores(&report.validation)
+    );
+    println!(
+        "  test       ({} examples): {}",
+        report.test_examples,
+        scores(&report.test)
+    );
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    println!("wrote {}", out.join("metrics.json").display());
+}
