@@ -21,8 +21,10 @@ use crate::data::{LabelSpace, TensorBatch, TensorTargets};
 use crate::error::{Error, Result};
 use crate::loader::Weights;
 use crate::peft_config::PeftConfig;
-use crate::search::{ArchSample, DiscreteArchitecture, SearchModel, SearchSlot, SearchSlots};
-use crate::space::{Catalogue, Kind};
+use crate::search::{
+    ArchSample, DiscreteArchitecture, SearchModel, SearchSlot, SearchSlots, SharedCost,
+};
+use crate::space::{prefix_trunk_params, Catalogue, Kind, PREFIX_TRUNK};
 use crate::supernet::{Gates, Supernet};
 
 /// The search's view of `catalogue`, slot for slot. With `zero_rank` (the
@@ -60,12 +62,41 @@ pub fn search_slots(catalogue: &Catalogue, zero_rank: bool) -> Result<SearchSlot
             catalogue.space.name
         ))
     })?;
-    let slots = SearchSlots::new(ranks, list)?;
+    let slots = SearchSlots::new(ranks, list)?.with_shared(shared_costs(catalogue, k))?;
     if zero_rank {
         slots.with_zero_rank()
     } else {
         Ok(slots)
     }
+}
+
+/// The catalogue's shared parts as the search counts them: the prefix trunk,
+/// as long as the longest prefix that is on, for each candidate index.
+fn shared_costs(catalogue: &Catalogue, candidates: usize) -> Vec<SharedCost> {
+    let members: Vec<usize> = (0..catalogue.slots().len())
+        .filter(|&m| catalogue.slots()[m].kind == Kind::Prefix)
+        .collect();
+    if members.is_empty() {
+        return Vec::new();
+    }
+    let params_by_candidate = (0..candidates.max(1))
+        .map(|c| {
+            let longest = members
+                .iter()
+                .map(|&m| {
+                    let ranks = &catalogue.slots()[m].ranks;
+                    ranks[c.min(ranks.len() - 1)]
+                })
+                .max()
+                .unwrap_or(0);
+            prefix_trunk_params(longest, catalogue.shape.d_model, &catalogue.options)
+        })
+        .collect();
+    vec![SharedCost {
+        name: PREFIX_TRUNK.into(),
+        members,
+        params_by_candidate,
+    }]
 }
 
 /// A slot's search name: its checkpoint path and kind.
@@ -93,7 +124,17 @@ pub fn peft_config_of(
             (m.slot, rank)
         })
         .collect();
-    PeftConfig::from_selection(catalogue, arch.budget_params, &picks)
+    let config = PeftConfig::from_selection(catalogue, arch.budget_params, &picks)?;
+    // The search counts what the configuration counts; should they ever
+    // disagree, refuse rather than hand out a result above the budget.
+    if config.trainable_params > arch.budget_params {
+        return Err(Error::InvalidInput(format!(
+            "internal error: the search's result has {} trainable parameters, above the \
+             budget of {} (the search counted {})",
+            config.trainable_params, arch.budget_params, arch.trainable_params
+        )));
+    }
+    Ok(config)
 }
 
 /// The frozen backbone with its task-specific part.

@@ -43,7 +43,7 @@ pub use discretise::{DiscreteArchitecture, ModuleChoice};
 pub use sample::{ArchSample, SampleSpec};
 pub use selector::{BudgetSelector, SelectionStep, StepReport};
 pub use sensitivity::SaliencyPair;
-pub use slots::{SearchSlot, SearchSlots, SlotCost};
+pub use slots::{SearchSlot, SearchSlots, SharedCost, SlotCost};
 pub use stage::{Stage, StageClock};
 pub use state::SelectionState;
 pub use trace::{EpochReport, SearchEvent};
