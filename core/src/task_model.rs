@@ -16,7 +16,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::backbone::bert::{BertConfig, BertHead, BertHeadConfig, BertModel, Pooling};
 use crate::backbone::t5::{seq2seq_loss, T5Config, T5Model};
-use crate::backbone::BackboneConfig;
+use crate::backbone::{BackboneConfig, Hooks};
 use crate::data::{LabelSpace, TensorBatch, TensorTargets};
 use crate::error::{Error, Result};
 use crate::loader::Weights;
@@ -206,50 +206,67 @@ impl<B: Backend> TaskModel<B> {
     /// # Shapes
     /// - returns `[1]`
     pub fn loss_with(&self, batch: &TensorBatch<B>, gates: &Gates<B>) -> Result<Tensor<B, 1>> {
-        let hooks = self.supernet.hooks(gates)?;
-        if let (Some(bert), Some(head)) = (&self.bert, &self.head) {
-            let hidden = bert.forward(
-                batch.input_ids.clone(),
-                batch.token_type_ids.clone(),
-                batch.attention_mask.clone(),
-                &hooks,
-            );
-            let logits = head.forward(hidden, batch.attention_mask.clone());
-            return match &batch.targets {
-                TensorTargets::Classes(classes) => Ok(CrossEntropyLossConfig::new()
-                    .init(&logits.device())
-                    .forward(logits, classes.clone())),
-                TensorTargets::Scores(scores) => {
-                    let [n, _] = logits.dims();
-                    let diff = logits.reshape([n]) - scores.clone();
-                    Ok(diff.powi_scalar(2).mean().reshape([1]))
-                }
-                TensorTargets::Tokens { .. } => Err(Error::InvalidInput(
-                    "an encoder model needs class or score targets, not target text \
-                     (tokenise with the encoder formulation)"
-                        .into(),
-                )),
-            };
-        }
-        let t5 = self
-            .t5
-            .as_ref()
-            .ok_or_else(|| Error::InvalidInput("the task model holds no backbone".into()))?;
-        let TensorTargets::Tokens { ids, mask } = &batch.targets else {
-            return Err(Error::InvalidInput(
-                "a T5 model needs target text (tokenise with the text-to-text formulation)".into(),
-            ));
-        };
-        // Padding in the targets is ignored by the loss: transformers' -100.
-        let labels = ids.clone().mask_fill(mask.clone().equal_elem(0), -100);
-        let logits = t5.forward_teacher_forced(
-            batch.input_ids.clone(),
-            batch.attention_mask.clone(),
-            labels.clone(),
-            &hooks,
-        )?;
-        Ok(seq2seq_loss(logits, labels))
+        let encoder = self.bert.as_ref().zip(self.head.as_ref());
+        task_loss(
+            encoder,
+            self.t5.as_ref(),
+            batch,
+            &self.supernet.hooks(gates)?,
+        )
     }
+}
+
+/// The task loss of `batch` on a frozen backbone whose PEFT modules are
+/// `hooks`: cross-entropy (classes) or MSE (scores) on an encoder's head,
+/// transformers' seq2seq loss for T5. The search and retraining share it.
+///
+/// # Shapes
+/// - returns `[1]`
+pub fn task_loss<B: Backend, H: Hooks<B>>(
+    encoder: Option<(&BertModel<B>, &BertHead<B>)>,
+    t5: Option<&T5Model<B>>,
+    batch: &TensorBatch<B>,
+    hooks: &H,
+) -> Result<Tensor<B, 1>> {
+    if let Some((bert, head)) = encoder {
+        let hidden = bert.forward(
+            batch.input_ids.clone(),
+            batch.token_type_ids.clone(),
+            batch.attention_mask.clone(),
+            hooks,
+        );
+        let logits = head.forward(hidden, batch.attention_mask.clone());
+        return match &batch.targets {
+            TensorTargets::Classes(classes) => Ok(CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits, classes.clone())),
+            TensorTargets::Scores(scores) => {
+                let [n, _] = logits.dims();
+                let diff = logits.reshape([n]) - scores.clone();
+                Ok(diff.powi_scalar(2).mean().reshape([1]))
+            }
+            TensorTargets::Tokens { .. } => Err(Error::InvalidInput(
+                "an encoder model needs class or score targets, not target text \
+                 (tokenise with the encoder formulation)"
+                    .into(),
+            )),
+        };
+    }
+    let t5 = t5.ok_or_else(|| Error::InvalidInput("the task model holds no backbone".into()))?;
+    let TensorTargets::Tokens { ids, mask } = &batch.targets else {
+        return Err(Error::InvalidInput(
+            "a T5 model needs target text (tokenise with the text-to-text formulation)".into(),
+        ));
+    };
+    // Padding in the targets is ignored by the loss: transformers' -100.
+    let labels = ids.clone().mask_fill(mask.clone().equal_elem(0), -100);
+    let logits = t5.forward_teacher_forced(
+        batch.input_ids.clone(),
+        batch.attention_mask.clone(),
+        labels.clone(),
+        hooks,
+    )?;
+    Ok(seq2seq_loss(logits, labels))
 }
 
 /// A loaded, not yet frozen encoder and its head for `num_labels` outputs.

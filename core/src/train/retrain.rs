@@ -31,7 +31,8 @@ use super::model::{Backbone, RetrainModel, Trainable};
 use super::settings::TrainSettings;
 use super::task::PreparedTask;
 use super::trained::{
-    trainable_bytes, Trained, TrainedManifest, CHECKPOINT_FILE, METRICS_FILE, TRAINED_FORMAT,
+    head_outputs, trainable_bytes, Trained, TrainedManifest, CHECKPOINT_FILE, CONFIG_FILE,
+    MANIFEST_FILE, METRICS_FILE, TRAINED_FORMAT, WEIGHTS_FILE,
 };
 
 /// PyTorch's AdamW epsilon (burn's default is 1e-5), as the search uses.
@@ -218,7 +219,7 @@ pub fn retrain<B: AutodiffBackend>(
             model_type: backbone.config.model_type().into(),
             model_dir: spec.model_dir.display().to_string(),
             key_prefix: backbone.prefix.clone(),
-            head_outputs: model_head_outputs(&backbone, &info.labels),
+            head_outputs: head_outputs(&backbone, &info.labels),
             settings: settings.clone(),
             best_epoch: best.map_or(0, |b| b.epoch),
             best_step: best.map_or(0, |b| b.step),
@@ -366,14 +367,6 @@ pub fn retrain<B: AutodiffBackend>(
     Ok(report)
 }
 
-fn model_head_outputs(backbone: &Backbone, labels: &crate::data::LabelSpace) -> usize {
-    if backbone.config.model_type() == "t5" {
-        0
-    } else {
-        labels.num_outputs()
-    }
-}
-
 /// The optimiser's record as bytes (a trait object keeps the closure above simple).
 trait OptimRecord<B: AutodiffBackend> {
     fn record_bytes(
@@ -424,7 +417,14 @@ fn check_out_dir(spec: &RetrainSpec) -> Result<Option<Checkpoint>> {
             }
         )));
     }
-    for file in [METRICS_FILE, CHECKPOINT_FILE] {
+    // Nothing of the old run may pass for the new one's.
+    for file in [
+        METRICS_FILE,
+        CHECKPOINT_FILE,
+        MANIFEST_FILE,
+        WEIGHTS_FILE,
+        CONFIG_FILE,
+    ] {
         let path = out.join(file);
         if path.exists() {
             std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
