@@ -8,7 +8,11 @@ mod progress;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bipeft", version, about = "Budget-guided iterative search for parameter-efficient fine-tuning (BIPEFT)")]
+#[command(
+    name = "bipeft",
+    version,
+    about = "Budget-guided iterative search for parameter-efficient fine-tuning (BIPEFT)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,6 +28,8 @@ enum Command {
     Data(commands::data::Args),
     /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
     Search(commands::search::Args),
+    /// Time a LoRA training step and a search step on each CPU backend (ms/step, peak memory).
+    Bench(commands::bench::Args),
 }
 
 fn main() {
@@ -33,6 +39,7 @@ fn main() {
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");

@@ -7,6 +7,7 @@
 //! Needs `~/.cache/bipeft/all-MiniLM-L6-v2` and `../shared/data/glue/SST-2`;
 //! it fails with the way to get them where they are absent.
 
+use futures_lite::future::block_on;
 use std::path::PathBuf;
 
 use bipeft_core::backbone::{bert, BackboneConfig};
@@ -96,12 +97,10 @@ fn search(model_dir: &PathBuf, data_dir: &PathBuf, percent: f64, seed: u64) -> O
     .unwrap();
     let mut search =
         BilevelSearch::new(model, slots, search_config, weight_batches.len(), &device).unwrap();
-    search
-        .run(|_| weight_batches.clone(), &arch_batches)
-        .unwrap();
+    block_on(search.run(|_| weight_batches.clone(), &arch_batches)).unwrap();
     let events = search.events().to_vec();
     let stopped = search.stopped_early();
-    let (_, _, arch) = search.finish().unwrap();
+    let (_, _, arch) = block_on(search.finish()).unwrap();
     let selections: Vec<&SearchEvent> = events
         .iter()
         .filter(|e| matches!(e, SearchEvent::Selection { .. }))
