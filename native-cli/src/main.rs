@@ -30,6 +30,8 @@ enum Command {
     Data(commands::data::Args),
     /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
     Search(commands::search::Args),
+    /// Run a plan of searches + retrains (models × tasks × budgets × methods × seeds) and write its report.
+    Experiment(commands::experiment::Args),
     /// Retrain a peft_config.json from scratch, keep the best validation weights, report test scores.
     Retrain(commands::retrain::Args),
     /// Score a trained result on its task's validation or test split; save its predictions.
@@ -50,6 +52,7 @@ fn main() {
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Experiment(args) => commands::experiment::run(args),
         Command::Retrain(args) => commands::retrain::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Export(args) => commands::export::run(args),

@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod bench;
 pub mod data;
+pub mod experiment;
 pub mod demo;
 pub mod eval;
 pub mod export;

@@ -1,0 +1,251 @@
+//! The experiment's report: `results.json` (every cell and every group) and
+//! `results.md` (a table per model and task: mean ± std over seeds per budget
+//! and method, parameters used, search and retrain time; then where BIPEFT
+//! stands against the other methods, stated from the numbers).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::method::Method;
+use super::plan::Plan;
+use super::record::CellRecord;
+use super::summary::{search_time_per_method, summarise, Group, Stat};
+
+/// The `format` field of `results.json`.
+pub const RESULTS_FORMAT: &str = "bipeft-experiment-results";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub format: &'static str,
+    pub name: Option<String>,
+    /// The command that regenerates this report.
+    pub command: String,
+    pub cells_total: usize,
+    pub cells_done: usize,
+    pub plan: Plan,
+    pub groups: Vec<Group>,
+    pub search_seconds_per_method: Vec<MethodTime>,
+    pub cells: Vec<CellRecord>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodTime {
+    pub method: Method,
+    pub search_seconds: Stat,
+}
+
+impl Report {
+    /// The report of `records` (finished cells of `plan`, in plan order).
+    pub fn new(plan: &Plan, records: Vec<CellRecord>, command: String) -> Report {
+        let groups = summarise(plan, &records);
+        let times = search_time_per_method(plan, &records)
+            .into_iter()
+            .map(|(method, search_seconds)| MethodTime {
+                method,
+                search_seconds,
+            })
+            .collect();
+        Report {
+            format: RESULTS_FORMAT,
+            name: plan.name.clone(),
+            command,
+            cells_total: plan.cells().len(),
+            cells_done: records.len(),
+            plan: plan.clone(),
+            groups,
+            search_seconds_per_method: times,
+            cells: records,
+        }
+    }
+
+    /// `results.md`.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let title = self.name.as_deref().unwrap_or("bipeft experiment");
+        let _ = writeln!(md, "# {title}\n");
+        let _ = writeln!(
+            md,
+            "{} of {} cells finished. Scores are on each task's test split, × 100, mean ± sample \
+             standard deviation over seeds; `params` is the mean number of trainable PEFT \
+             parameters (the task head is not counted); times are wall-clock seconds per cell.\n",
+            self.cells_done, self.cells_total
+        );
+        let _ = writeln!(md, "Regenerate:\n\n```sh\n{}\n```\n", self.command);
+        let mut keys: Vec<(&str, &str)> = Vec::new();
+        for g in &self.groups {
+            if !keys.contains(&(&g.model, &g.task)) {
+                keys.push((&g.model, &g.task));
+            }
+        }
+        for (model, task) in &keys {
+            let rows: Vec<&Group> = self
+                .groups
+                .iter()
+                .filter(|g| g.model == *model && g.task == *task)
+                .collect();
+            let _ = writeln!(md, "## {model} · {task} ({})\n", rows[0].metric);
+            let _ = writeln!(
+                md,
+                "| budget | method | score | seeds | params | search s | retrain s |"
+            );
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+            for g in &rows {
+                let best = best_at(&rows, g);
+                let score = format!("{:.2} ± {:.2}", 100.0 * g.score.mean, 100.0 * g.score.std);
+                let score = if best { format!("**{score}**") } else { score };
+                let _ = writeln!(
+                    md,
+                    "| {} ({}) | {} | {score} | {} | {:.0} | {:.1} | {:.1} |",
+                    g.budget,
+                    g.budget_params,
+                    g.method,
+                    g.seeds.len(),
+                    g.trainable_params.mean,
+                    g.search_seconds.mean,
+                    g.retrain_seconds.mean
+                );
+            }
+            let _ = writeln!(md);
+        }
+        if !self.search_seconds_per_method.is_empty() {
+            let _ = writeln!(md, "## Search time per method\n");
+            let _ = writeln!(md, "| method | search s (mean ± std over cells) |");
+            let _ = writeln!(md, "|---|---|");
+            for t in &self.search_seconds_per_method {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.1} ± {:.1} |",
+                    t.method, t.search_seconds.mean, t.search_seconds.std
+                );
+            }
+            let _ = writeln!(md);
+        }
+        let standing = self.bipeft_standing();
+        if !standing.is_empty() {
+            let _ = writeln!(md, "## Where BIPEFT stands\n");
+            for line in standing {
+                let _ = writeln!(md, "- {line}");
+            }
+            let _ = writeln!(md);
+        }
+        md
+    }
+
+    /// One sentence per model × task × budget that has BIPEFT and another
+    /// method: its rank by mean score, and the gap to the best other method
+    /// in units of the larger of the two standard deviations.
+    pub fn bipeft_standing(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for g in self.groups.iter().filter(|g| g.method == Method::Bipeft) {
+            let peers: Vec<&Group> = self
+                .groups
+                .iter()
+                .filter(|o| o.model == g.model && o.task == g.task && o.budget == g.budget)
+                .collect();
+            let Some(rival) = peers
+                .iter()
+                .filter(|o| o.method != Method::Bipeft)
+                .max_by(|a, b| a.score.mean.total_cmp(&b.score.mean))
+            else {
+                continue;
+            };
+            let rank = 1 + peers.iter().filter(|o| o.score.mean > g.score.mean).count();
+            let gap = 100.0 * (g.score.mean - rival.score.mean);
+            let spread = 100.0 * g.score.std.max(rival.score.std);
+            let verdict = if gap.abs() <= spread {
+                "within one standard deviation of"
+            } else if gap > 0.0 {
+                "ahead of"
+            } else {
+                "behind"
+            };
+            lines.push(format!(
+                "{} · {} · budget {}: BIPEFT ranks {rank} of {} ({:.2}); the best other method, {}, \
+                 scores {:.2}; BIPEFT is {verdict} it ({gap:+.2}).",
+                g.model,
+                g.task,
+                g.budget,
+                peers.len(),
+                100.0 * g.score.mean,
+                rival.method,
+                100.0 * rival.score.mean
+            ));
+        }
+        lines
+    }
+}
+
+/// Whether `g` has the highest mean score among the rows of its budget.
+fn best_at(rows: &[&Group], g: &Group) -> bool {
+    rows.iter()
+        .filter(|o| o.budget == g.budget)
+        .all(|o| o.score.mean <= g.score.mean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::summary::tests::{plan, record};
+    use super::*;
+
+    #[test]
+    fn markdown_has_a_row_per_group_and_marks_the_best() {
+        let plan = plan();
+        let records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
+        let report = Report::new(
+            &plan,
+            records,
+            "bipeft experiment --plan p.toml --out o".into(),
+        );
+        assert_eq!((report.cells_done, report.cells_total), (12, 12));
+        let md = report.to_markdown();
+        assert!(md.starts_with("# demo\n"), "{md}");
+        assert!(md.contains("12 of 12 cells finished"));
+        assert!(md.contains("bipeft experiment --plan p.toml --out o"));
+        assert!(md.contains("## tiny · sst2 (accuracy)"), "{md}");
+        assert!(
+            md.contains("| 0.1% (22700) | bipeft | **80.00 ± 1.00** | 3 | 20002 | 60.0 | 30.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 0.5 | 30.0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| bitfit | 0.5 ± 0.0 |"), "{md}");
+        let standing = report.bipeft_standing();
+        assert_eq!(standing.len(), 2);
+        assert!(
+            standing[0].contains("BIPEFT ranks 1 of 2 (80.00)"),
+            "{}",
+            standing[0]
+        );
+        assert!(
+            standing[0].contains("ahead of it (+10.00)"),
+            "{}",
+            standing[0]
+        );
+    }
+
+    #[test]
+    fn a_close_race_is_called_one() {
+        let plan = plan();
+        let mut records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
+        for r in &mut records {
+            if r.method == Method::Bitfit {
+                r.score += 0.105;
+            }
+        }
+        let report = Report::new(&plan, records, String::new());
+        let standing = report.bipeft_standing();
+        assert!(standing[0].contains("ranks 2 of 2"), "{}", standing[0]);
+        assert!(
+            standing[0].contains("within one standard deviation"),
+            "{}",
+            standing[0]
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["format"], RESULTS_FORMAT);
+        assert_eq!(json["groups"].as_array().unwrap().len(), 4);
+        assert_eq!(json["cells"].as_array().unwrap().len(), 12);
+    }
+}
