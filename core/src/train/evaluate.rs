@@ -237,17 +237,10 @@ pub fn evaluate<B: Backend>(spec: &EvalSpec, device: &B::Device) -> Result<Evalu
             spec.task.name()
         )));
     }
-    let backbone = super::model::Backbone::load(&spec.model_dir)?;
-    backbone.check_config(&trained.peft)?;
-    let tokenizer = backbone.files.require_tokenizer()?;
+    let backbone = super::model::Backbone::load_for(&spec.model_dir, &trained.peft)?;
     let settings = &trained.manifest.settings;
-    let task = PreparedTask::load(
-        &spec.task,
-        &spec.data_dir,
-        tokenizer,
-        &backbone.config,
-        settings,
-    )?;
+    let task = PreparedTask::for_backbone(&spec.task, &spec.data_dir, &backbone, settings)?;
+    let tokenizer = backbone.files.require_tokenizer()?;
     let model = trained.model::<B>(&backbone, &task.data.info.labels, device)?;
     evaluate_split(
         &model,

@@ -42,6 +42,13 @@ impl Backbone {
         })
     }
 
+    /// Loads the backbone in `dir` for `peft`, which must have been made for it.
+    pub fn load_for(dir: &Path, peft: &PeftConfig) -> Result<Self> {
+        let backbone = Self::load(dir)?;
+        backbone.check_config(peft)?;
+        Ok(backbone)
+    }
+
     /// Site names as the configuration was written with.
     pub fn naming(&self) -> impl Fn(Site) -> String + '_ {
         self.config.site_namer(&self.prefix)

@@ -115,16 +115,9 @@ pub fn retrain<B: AutodiffBackend>(
     let checkpoint_path = spec.out.join(CHECKPOINT_FILE);
     let resumed = check_out_dir(spec)?;
 
-    let backbone = Backbone::load(&spec.model_dir)?;
-    backbone.check_config(&spec.peft)?;
+    let backbone = Backbone::load_for(&spec.model_dir, &spec.peft)?;
+    let task = PreparedTask::for_backbone(&spec.task, &spec.data_dir, &backbone, settings)?;
     let tokenizer = backbone.files.require_tokenizer()?;
-    let task = PreparedTask::load(
-        &spec.task,
-        &spec.data_dir,
-        tokenizer,
-        &backbone.config,
-        settings,
-    )?;
     let info = &task.data.info;
     let metric = info
         .metrics
