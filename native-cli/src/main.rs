@@ -27,7 +27,7 @@ enum Command {
     /// Show a task's splits, labels and token lengths before a long search.
     Data(commands::data::Args),
     /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
-    Search(commands::search::Args),
+    Search(Box<commands::search::Args>),
     /// Time a LoRA training step and a search step on each CPU backend (ms/step, peak memory).
     Bench(commands::bench::Args),
 }
@@ -38,7 +38,7 @@ fn main() {
         Command::ModelCheck(args) => commands::model_check::run(args),
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
-        Command::Search(args) => commands::search::run(args),
+        Command::Search(args) => commands::search::run(*args),
         Command::Bench(args) => commands::bench::run(args),
     };
     if let Err(error) = outcome {
