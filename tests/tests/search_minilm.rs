@@ -5,7 +5,7 @@
 //! same configuration.
 //!
 //! Needs `~/.cache/bipeft/all-MiniLM-L6-v2` and `../shared/data/glue/SST-2`;
-//! skipped (with a note) where they are absent.
+//! it fails with the way to get them where they are absent.
 
 use futures_lite::future::block_on;
 use std::path::{Path, PathBuf};
@@ -28,11 +28,9 @@ use burn::tensor::backend::Backend;
 
 type B = Autodiff<Flex<f32>>;
 
-fn paths() -> Option<(PathBuf, PathBuf)> {
-    let home = std::env::var_os("HOME")?;
-    let model = PathBuf::from(home).join(".cache/bipeft/all-MiniLM-L6-v2");
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/glue/SST-2");
-    (model.is_dir() && data.is_dir()).then_some((model, data))
+fn paths() -> (PathBuf, PathBuf) {
+    let data = bipeft_tests::shared_data_dir().join("glue/SST-2");
+    (bipeft_tests::minilm_dir(), data)
 }
 
 struct Outcome {
@@ -123,10 +121,7 @@ fn search(model_dir: &Path, data_dir: &Path, percent: f64, seed: u64) -> Outcome
 
 #[test]
 fn search_on_minilm_sst2_fits_the_budget_gradually_and_reproducibly() {
-    let Some((model, data)) = paths() else {
-        eprintln!("skipped: MiniLM or SST-2 not found");
-        return;
-    };
+    let (model, data) = paths();
     for percent in [0.05, 0.5] {
         let outcome = search(&model, &data, percent, 3);
         let c = &outcome.config;

