@@ -29,7 +29,7 @@ enum Command {
     /// Show a task's splits, labels and token lengths before a long search.
     Data(commands::data::Args),
     /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
-    Search(commands::search::Args),
+    Search(Box<commands::search::Args>),
     /// Run a plan of searches + retrains (models × tasks × budgets × methods × seeds) and write its report.
     Experiment(commands::experiment::Args),
     /// Retrain a peft_config.json from scratch, keep the best validation weights, report test scores.
@@ -51,7 +51,7 @@ fn main() {
         Command::ModelCheck(args) => commands::model_check::run(args),
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
-        Command::Search(args) => commands::search::run(args),
+        Command::Search(args) => commands::search::run(*args),
         Command::Experiment(args) => commands::experiment::run(args),
         Command::Retrain(args) => commands::retrain::run(args),
         Command::Eval(args) => commands::eval::run(args),

@@ -8,7 +8,7 @@
 //! it fails with the way to get them where they are absent.
 
 use futures_lite::future::block_on;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
@@ -40,7 +40,7 @@ struct Outcome {
     stopped: bool,
 }
 
-fn search(model_dir: &PathBuf, data_dir: &PathBuf, percent: f64, seed: u64) -> Outcome {
+fn search(model_dir: &Path, data_dir: &Path, percent: f64, seed: u64) -> Outcome {
     let files = ModelFiles::from_dir(model_dir).unwrap();
     let config = BackboneConfig::from_json(&files.config_json).unwrap();
     let prefix = bert::detect_prefix(&files.weights).unwrap();

@@ -167,9 +167,12 @@ pub fn load_params<B: Backend, M: Module<B>>(
     Ok(module)
 }
 
+/// A trainable parameter found: (position, id, shape) and its flat value.
+type Found<B> = ((usize, u64, Vec<usize>), Tensor<B, 1>);
+
 struct Trainable<B: Backend> {
     position: usize,
-    found: Vec<((usize, u64, Vec<usize>), Tensor<B, 1>)>,
+    found: Vec<Found<B>>,
 }
 
 impl<B: Backend> ModuleVisitor<B> for Trainable<B> {
