@@ -96,6 +96,48 @@ pub fn peft_config_of(
     PeftConfig::from_selection(catalogue, arch.budget_params, &picks)
 }
 
+/// [`peft_config_of`] within the budget: shared parameters (the prefix
+/// trunk) count in the configuration but not in the search's slots, so the
+/// smallest modules are dropped until it fits. Returns the configuration and
+/// a note per dropped module.
+pub fn peft_config_within_budget(
+    catalogue: &Catalogue,
+    arch: &DiscreteArchitecture,
+    zero_rank: bool,
+) -> Result<(PeftConfig, Vec<String>)> {
+    let mut peft = peft_config_of(catalogue, arch, zero_rank)?;
+    let mut notes = Vec::new();
+    while peft.trainable_params > arch.budget_params {
+        let Some((i, _)) = peft
+            .modules
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, m)| m.params)
+        else {
+            break;
+        };
+        let dropped = peft.modules.remove(i);
+        notes.push(format!(
+            "dropped {} `{}` so that shared parameters fit the budget",
+            dropped.kind, dropped.name
+        ));
+        let picks = peft
+            .modules
+            .iter()
+            .map(|m| {
+                catalogue
+                    .find_name(&m.name, m.kind)
+                    .map(|slot| (slot, m.rank))
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!("{} `{}` is not a slot", m.kind, m.name))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        peft = PeftConfig::from_selection(catalogue, arch.budget_params, &picks)?;
+    }
+    Ok((peft, notes))
+}
+
 /// The frozen backbone with its task-specific part.
 #[derive(Module, Debug)]
 pub struct TaskModel<B: Backend> {

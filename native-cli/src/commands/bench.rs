@@ -89,6 +89,9 @@ struct Figures {
     peak_rss_mb: f64,
     /// Parameters that get gradients.
     trainable_params: u64,
+    /// Where a step's time goes: median ms of each section (each ended by a
+    /// device sync, so the sections add up to a little more than the step).
+    sections: Vec<(String, f64)>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -154,6 +157,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             f.max_ms,
             f.peak_rss_mb,
             f.trainable_params
+        );
+    }
+    println!("where the time goes (median ms per section):");
+    for f in &all {
+        let parts: Vec<String> = f
+            .sections
+            .iter()
+            .map(|(name, ms)| format!("{name} {ms:.0}"))
+            .collect();
+        println!(
+            "  {} {}: {}",
+            f.backend,
+            kind_name(f.step),
+            parts.join(", ")
         );
     }
     if let Some(path) = &args.json {
@@ -241,7 +258,9 @@ fn measure<B: AutodiffBackend>(
     let batch = synthetic_batch::<B>(args.batch, args.seq_len, bert_config.vocab_size, &device);
     let trainable = trainable_count(&model);
 
+    let sync = || B::sync(&device).map_err(|e| anyhow::anyhow!("device sync: {e:?}"));
     let mut times = Vec::with_capacity(args.steps);
+    let mut sections = Sections::default();
     match kind {
         StepKind::Lora => {
             let slots = catalogue.slots().len();
@@ -253,12 +272,20 @@ fn measure<B: AutodiffBackend>(
             let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
             let mut model = model;
             for i in 0..args.warmup + args.steps {
+                let timed = i >= args.warmup;
                 let started = Instant::now();
                 let loss = model.loss_with(&batch, &gates)?;
+                sync()?;
+                sections.add(timed, "forward", started);
+                let at = Instant::now();
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
+                sync()?;
+                sections.add(timed, "backward", at);
+                let at = Instant::now();
                 model = optim.step(3e-4, model, grads);
-                B::sync(&device).map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
-                if i >= args.warmup {
+                sync()?;
+                sections.add(timed, "adamw", at);
+                if timed {
                     times.push(started.elapsed().as_secs_f64() * 1e3);
                 }
             }
@@ -266,24 +293,41 @@ fn measure<B: AutodiffBackend>(
         StepKind::Search => {
             let slots = search_slots(&catalogue, false)?;
             let config = SearchConfig::new(u64::MAX / 4).with_epochs(1);
-            let mut search = BilevelSearch::new(model, slots, config, 1000, &device)?;
+            let mut search = BilevelSearch::new(model, slots.clone(), config, 1000, &device)?;
+            let all_on = fixed_sample::<B>(
+                &vec![true; slots.len()],
+                &vec![slots.candidates() - 1; slots.ranked_len()],
+                slots.candidates(),
+                &device,
+            );
             for i in 0..args.warmup + args.steps {
+                let timed = i >= args.warmup;
                 let started = Instant::now();
-                block_on(search.step(&batch, &batch, 0))?;
-                B::sync(&device).map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
-                if i >= args.warmup {
+                block_on(search.arch_step(&batch, 0))?;
+                sync()?;
+                sections.add(timed, "architecture step", started);
+                let at = Instant::now();
+                block_on(search.weight_step(&batch, 0))?;
+                sync()?;
+                sections.add(timed, "weight step", at);
+                if timed {
                     times.push(started.elapsed().as_secs_f64() * 1e3);
                 }
+                // Outside the step: the supernet's forward alone, every slot on
+                // at its largest rank, to split forward from backward.
+                let at = Instant::now();
+                let loss = search
+                    .model()
+                    .loss_with(&batch, &search.model().gates(&all_on))?;
+                let _ = loss.detach();
+                sync()?;
+                sections.add(timed, "supernet forward (not in the step)", at);
             }
         }
     }
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
-    let median = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
-    };
+    let median = median(&times);
     Ok(Figures {
         backend: backend_name(backend).into(),
         step: kind,
@@ -296,7 +340,45 @@ fn measure<B: AutodiffBackend>(
         max_ms: sorted[sorted.len() - 1],
         peak_rss_mb: peak_rss_mb().unwrap_or(f64::NAN),
         trainable_params: trainable,
+        sections: sections.medians(),
     })
+}
+
+/// Section timings in order of first appearance.
+#[derive(Default)]
+struct Sections(Vec<(String, Vec<f64>)>);
+
+impl Sections {
+    fn add(&mut self, timed: bool, name: &str, since: Instant) {
+        if !timed {
+            return;
+        }
+        let ms = since.elapsed().as_secs_f64() * 1e3;
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.push(ms),
+            None => self.0.push((name.to_string(), vec![ms])),
+        }
+    }
+
+    fn medians(&self) -> Vec<(String, f64)> {
+        self.0
+            .iter()
+            .map(|(name, v)| (name.clone(), median(v)))
+            .collect()
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
 }
 
 /// A batch of random token ids (no padding) with random binary labels, from

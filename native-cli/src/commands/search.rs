@@ -23,7 +23,7 @@ use bipeft_core::search::{
     SearchConfig, SearchEvent, SearchMode, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
-use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
@@ -651,24 +651,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             arch.trimmed.join(", ")
         ));
     }
-    let mut peft = peft_config_of(&catalogue, &arch, zero_rank)?;
-    // Shared parameters (the prefix trunk) are counted by the configuration
-    // but not by the search's slots: drop the smallest modules until it fits.
-    while peft.trainable_params > budget && !peft.modules.is_empty() {
-        let (i, _) = peft
-            .modules
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, m)| m.params)
-            .expect("non-empty");
-        let dropped = peft.modules.remove(i);
-        notes.push(format!(
-            "dropped {} `{}` so that shared parameters fit the budget",
-            dropped.kind, dropped.name
-        ));
-        let picks = picks_of(&catalogue, &peft)?;
-        peft = PeftConfig::from_selection(&catalogue, budget, &picks)?;
-    }
+    let (peft, dropped) = peft_config_within_budget(&catalogue, &arch, zero_rank)?;
+    notes.extend(dropped);
 
     let seconds = seconds_before + started.elapsed().as_secs_f64();
     let steps = driver.steps;
@@ -716,21 +700,6 @@ fn save_checkpoint<B: burn::tensor::backend::AutodiffBackend>(
     let mut checkpoint = block_on(search.checkpoint())?;
     checkpoint.driver = serde_json::to_vec(driver)?;
     write_atomic(&out.join(CHECKPOINT), &checkpoint.to_bytes()?)
-}
-
-fn picks_of(
-    catalogue: &Catalogue,
-    peft: &PeftConfig,
-) -> anyhow::Result<Vec<(usize, Option<usize>)>> {
-    peft.modules
-        .iter()
-        .map(|m| {
-            catalogue
-                .find_name(&m.name, m.kind)
-                .map(|slot| (slot, m.rank))
-                .with_context(|| format!("{} `{}` is not a slot", m.kind, m.name))
-        })
-        .collect()
 }
 
 fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {
