@@ -25,7 +25,7 @@ use bipeft_core::search::{
     budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{presets, Catalogue};
-use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
 use bipeft_core::{Error, Result};
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
@@ -438,29 +438,10 @@ impl<B: AutodiffBackend> Session<B> {
                     arch.trimmed.join(", ")
                 ));
             }
-            let mut config = peft_config_of(&self.catalogue, &arch, false)?;
             // As `bipeft search`: shared parameters (the prefix trunk) are not
-            // among the search's slots; drop the smallest modules until they fit.
-            while config.trainable_params > self.budget && !config.modules.is_empty() {
-                let smallest = (0..config.modules.len())
-                    .min_by_key(|&i| config.modules[i].params)
-                    .unwrap_or(0);
-                let dropped = config.modules.remove(smallest);
-                notes.push(format!(
-                    "dropped {} `{}` so that shared parameters fit the budget",
-                    dropped.kind, dropped.name
-                ));
-                let picks = config
-                    .modules
-                    .iter()
-                    .filter_map(|m| {
-                        self.catalogue
-                            .find_name(&m.name, m.kind)
-                            .map(|slot| (slot, m.rank))
-                    })
-                    .collect::<Vec<_>>();
-                config = PeftConfig::from_selection(&self.catalogue, self.budget, &picks)?;
-            }
+            // among the search's slots; the smallest modules go until they fit.
+            let (config, dropped) = peft_config_within_budget(&self.catalogue, &arch, false)?;
+            notes.extend(dropped);
             let slots: Vec<serde_json::Value> = self
                 .catalogue
                 .slots()
