@@ -595,6 +595,45 @@ mod tests {
         assert_eq!(replayed, pruned);
     }
 
+    /// A text-to-text T5 (tests/fixtures/web/tiny-t5) searches in the page as
+    /// well, here in S2 (its prefix trunk is shared) with padded batches.
+    #[test]
+    fn a_t5_session_searches_text_to_text_within_the_budget() {
+        let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/web/tiny-t5");
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        let mut session = new_session(
+            &read("config.json"),
+            read("model.safetensors"),
+            &read("tokenizer.json"),
+            &sentiment(),
+            Settings {
+                space: "s2".into(),
+                epochs: 1,
+                max_train_examples: Some(64),
+                fixed_length: true,
+                ..settings(Budget::Percent(2.0))
+            },
+        )
+        .unwrap();
+        let mut steps = 0;
+        while !block_on(session.step()).unwrap().finished {
+            steps += 1;
+            assert!(steps < 100, "the search never finishes");
+        }
+        let budget = session.budget();
+        let (config, trace) = block_on(session.finish()).unwrap();
+        assert!(config.trainable_params <= budget, "{config:?}");
+        assert_eq!(trace["model_type"], "t5");
+        assert_eq!(trace["space"], "s2");
+        let losses = trace["steps"].as_array().unwrap();
+        assert!(!losses.is_empty());
+        assert!(losses
+            .iter()
+            .all(|s| s["weight_loss"].as_f64().is_some_and(f64::is_finite)));
+    }
+
     #[test]
     fn padding_every_batch_to_the_maximum_length_changes_no_loss() {
         let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
