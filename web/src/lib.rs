@@ -114,11 +114,11 @@ mod webgpu {
     }
 }
 
-/// A search on one of the two backends.
+/// A search on one of the two backends (boxed: the sessions differ in size).
 enum Running {
-    Cpu(search::Session<search::CpuBackend>),
+    Cpu(Box<search::Session<search::CpuBackend>>),
     #[cfg(target_arch = "wasm32")]
-    Gpu(search::Session<search::GpuBackend>),
+    Gpu(Box<search::Session<search::GpuBackend>>),
 }
 
 impl Running {
@@ -191,7 +191,7 @@ impl WebSearch {
         let error = |e: bipeft_core::Error| JsError::new(&e.to_string());
         let (running, name) = match backend {
             "cpu" => (
-                Running::Cpu(
+                Running::Cpu(Box::new(
                     search::Session::new(
                         config_json,
                         weights,
@@ -201,12 +201,12 @@ impl WebSearch {
                         Default::default(),
                     )
                     .map_err(error)?,
-                ),
+                )),
                 "ndarray",
             ),
             #[cfg(target_arch = "wasm32")]
             "webgpu" if webgpu::ready() => (
-                Running::Gpu(
+                Running::Gpu(Box::new(
                     search::Session::new(
                         config_json,
                         weights,
@@ -220,7 +220,7 @@ impl WebSearch {
                         Default::default(),
                     )
                     .map_err(error)?,
-                ),
+                )),
                 "wgpu",
             ),
             #[cfg(target_arch = "wasm32")]

@@ -25,7 +25,7 @@ use bipeft_core::search::{
     budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{presets, Catalogue};
-use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
 use bipeft_core::{Error, Result};
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
@@ -438,29 +438,10 @@ impl<B: AutodiffBackend> Session<B> {
                     arch.trimmed.join(", ")
                 ));
             }
-            let mut config = peft_config_of(&self.catalogue, &arch, false)?;
             // As `bipeft search`: shared parameters (the prefix trunk) are not
-            // among the search's slots; drop the smallest modules until they fit.
-            while config.trainable_params > self.budget && !config.modules.is_empty() {
-                let smallest = (0..config.modules.len())
-                    .min_by_key(|&i| config.modules[i].params)
-                    .unwrap_or(0);
-                let dropped = config.modules.remove(smallest);
-                notes.push(format!(
-                    "dropped {} `{}` so that shared parameters fit the budget",
-                    dropped.kind, dropped.name
-                ));
-                let picks = config
-                    .modules
-                    .iter()
-                    .filter_map(|m| {
-                        self.catalogue
-                            .find_name(&m.name, m.kind)
-                            .map(|slot| (slot, m.rank))
-                    })
-                    .collect::<Vec<_>>();
-                config = PeftConfig::from_selection(&self.catalogue, self.budget, &picks)?;
-            }
+            // among the search's slots; the smallest modules go until they fit.
+            let (config, dropped) = peft_config_within_budget(&self.catalogue, &arch, false)?;
+            notes.extend(dropped);
             let slots: Vec<serde_json::Value> = self
                 .catalogue
                 .slots()
@@ -612,6 +593,45 @@ mod tests {
         assert_eq!(replay.steps.len(), steps);
         let replayed: usize = replay.selections.iter().map(|s| s.pruned.len()).sum();
         assert_eq!(replayed, pruned);
+    }
+
+    /// A text-to-text T5 (tests/fixtures/web/tiny-t5) searches in the page as
+    /// well, here in S2 (its prefix trunk is shared) with padded batches.
+    #[test]
+    fn a_t5_session_searches_text_to_text_within_the_budget() {
+        let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/web/tiny-t5");
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        let mut session = new_session(
+            &read("config.json"),
+            read("model.safetensors"),
+            &read("tokenizer.json"),
+            &sentiment(),
+            Settings {
+                space: "s2".into(),
+                epochs: 1,
+                max_train_examples: Some(64),
+                fixed_length: true,
+                ..settings(Budget::Percent(2.0))
+            },
+        )
+        .unwrap();
+        let mut steps = 0;
+        while !block_on(session.step()).unwrap().finished {
+            steps += 1;
+            assert!(steps < 100, "the search never finishes");
+        }
+        let budget = session.budget();
+        let (config, trace) = block_on(session.finish()).unwrap();
+        assert!(config.trainable_params <= budget, "{config:?}");
+        assert_eq!(trace["model_type"], "t5");
+        assert_eq!(trace["space"], "s2");
+        let losses = trace["steps"].as_array().unwrap();
+        assert!(!losses.is_empty());
+        assert!(losses
+            .iter()
+            .all(|s| s["weight_loss"].as_f64().is_some_and(f64::is_finite)));
     }
 
     #[test]

@@ -314,6 +314,12 @@ export function setupExplore(root) {
         if (state.worker) state.worker.terminate();
         state.worker = null;
         state.gpuWarm = false;
+        if (message.webgpuFailed) {
+          state.backend = { backend: 'cpu', detail: 'WebGPU could not be set up.' };
+          backendBox.textContent = describeBackend(state.backend);
+          backendBox.className = 'backend cpu';
+          backendBox.dataset.backend = 'cpu';
+        }
         finish();
         break;
       default:

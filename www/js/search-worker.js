@@ -6,7 +6,7 @@
 //   {type: "step", ms, epoch, step, tau, weight_loss, arch_loss, expected_params, live_modules, fixed_ranks}
 //   {type: "selection", pruned: [slot], fixed: [{slot, rank}]}
 //   {type: "done", stopped, inspection, config_json, trace_json}
-//   {type: "error", message}
+//   {type: "error", message, webgpuFailed}   webgpuFailed: WebGPU could not be set up here
 // The wasm search advances one weight step per awaited call and returns to
 // this loop, which yields to the event loop so that a "stop" is seen between
 // steps; a stopped search still ends in the configuration it had reached.
@@ -31,7 +31,13 @@ async function run({ backend, files, task, settings }) {
   }
   if (backend === 'webgpu') {
     postMessage({ type: 'status', text: 'Setting up WebGPU…' });
-    await bipeft.init_webgpu();
+    try {
+      await bipeft.init_webgpu();
+    } catch (e) {
+      const failed = new Error(`WebGPU could not be set up in the search worker (${e.message || e}). Start again: the search will run on the CPU.`);
+      failed.webgpuFailed = true;
+      throw failed;
+    }
   }
   const bytes = (name) => new Uint8Array(files[name]);
   const search = bipeft.WebSearch.create(
@@ -73,6 +79,6 @@ self.onmessage = (event) => {
   if (message.type === 'stop') {
     stopping = true;
   } else if (message.type === 'start') {
-    run(message).catch((e) => postMessage({ type: 'error', message: e.message || String(e) }));
+    run(message).catch((e) => postMessage({ type: 'error', message: e.message || String(e), webgpuFailed: Boolean(e.webgpuFailed) }));
   }
 };
