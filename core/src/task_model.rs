@@ -16,13 +16,15 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::backbone::bert::{BertConfig, BertHead, BertHeadConfig, BertModel, Pooling};
 use crate::backbone::t5::{seq2seq_loss, T5Config, T5Model};
-use crate::backbone::BackboneConfig;
+use crate::backbone::{BackboneConfig, Hooks};
 use crate::data::{LabelSpace, TensorBatch, TensorTargets};
 use crate::error::{Error, Result};
 use crate::loader::Weights;
 use crate::peft_config::PeftConfig;
-use crate::search::{ArchSample, DiscreteArchitecture, SearchModel, SearchSlot, SearchSlots};
-use crate::space::{Catalogue, Kind};
+use crate::search::{
+    ArchSample, DiscreteArchitecture, SearchModel, SearchSlot, SearchSlots, SharedCost,
+};
+use crate::space::{prefix_trunk_params, Catalogue, Kind, PREFIX_TRUNK};
 use crate::supernet::{Gates, Supernet};
 
 /// The search's view of `catalogue`, slot for slot. With `zero_rank` (the
@@ -60,12 +62,41 @@ pub fn search_slots(catalogue: &Catalogue, zero_rank: bool) -> Result<SearchSlot
             catalogue.space.name
         ))
     })?;
-    let slots = SearchSlots::new(ranks, list)?;
+    let slots = SearchSlots::new(ranks, list)?.with_shared(shared_costs(catalogue, k))?;
     if zero_rank {
         slots.with_zero_rank()
     } else {
         Ok(slots)
     }
+}
+
+/// The catalogue's shared parts as the search counts them: the prefix trunk,
+/// as long as the longest prefix that is on, for each candidate index.
+fn shared_costs(catalogue: &Catalogue, candidates: usize) -> Vec<SharedCost> {
+    let members: Vec<usize> = (0..catalogue.slots().len())
+        .filter(|&m| catalogue.slots()[m].kind == Kind::Prefix)
+        .collect();
+    if members.is_empty() {
+        return Vec::new();
+    }
+    let params_by_candidate = (0..candidates.max(1))
+        .map(|c| {
+            let longest = members
+                .iter()
+                .map(|&m| {
+                    let ranks = &catalogue.slots()[m].ranks;
+                    ranks[c.min(ranks.len() - 1)]
+                })
+                .max()
+                .unwrap_or(0);
+            prefix_trunk_params(longest, catalogue.shape.d_model, &catalogue.options)
+        })
+        .collect();
+    vec![SharedCost {
+        name: PREFIX_TRUNK.into(),
+        members,
+        params_by_candidate,
+    }]
 }
 
 /// A slot's search name: its checkpoint path and kind.
@@ -94,6 +125,49 @@ pub fn peft_config_of(
         })
         .collect();
     PeftConfig::from_selection(catalogue, arch.budget_params, &picks)
+}
+
+/// [`peft_config_of`] within the budget, guaranteed: the search already counts
+/// shared parameters (the prefix trunk, [`search_slots`]) when it discretises,
+/// so this only acts should the configuration ever count more than the
+/// search did; then the smallest modules are dropped until it fits. Returns the configuration and
+/// a note per dropped module.
+pub fn peft_config_within_budget(
+    catalogue: &Catalogue,
+    arch: &DiscreteArchitecture,
+    zero_rank: bool,
+) -> Result<(PeftConfig, Vec<String>)> {
+    let mut peft = peft_config_of(catalogue, arch, zero_rank)?;
+    let mut notes = Vec::new();
+    while peft.trainable_params > arch.budget_params {
+        let Some((i, _)) = peft
+            .modules
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, m)| m.params)
+        else {
+            break;
+        };
+        let dropped = peft.modules.remove(i);
+        notes.push(format!(
+            "dropped {} `{}` so that shared parameters fit the budget",
+            dropped.kind, dropped.name
+        ));
+        let picks = peft
+            .modules
+            .iter()
+            .map(|m| {
+                catalogue
+                    .find_name(&m.name, m.kind)
+                    .map(|slot| (slot, m.rank))
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!("{} `{}` is not a slot", m.kind, m.name))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        peft = PeftConfig::from_selection(catalogue, arch.budget_params, &picks)?;
+    }
+    Ok((peft, notes))
 }
 
 /// The frozen backbone with its task-specific part.
@@ -165,50 +239,67 @@ impl<B: Backend> TaskModel<B> {
     /// # Shapes
     /// - returns `[1]`
     pub fn loss_with(&self, batch: &TensorBatch<B>, gates: &Gates<B>) -> Result<Tensor<B, 1>> {
-        let hooks = self.supernet.hooks(gates)?;
-        if let (Some(bert), Some(head)) = (&self.bert, &self.head) {
-            let hidden = bert.forward(
-                batch.input_ids.clone(),
-                batch.token_type_ids.clone(),
-                batch.attention_mask.clone(),
-                &hooks,
-            );
-            let logits = head.forward(hidden, batch.attention_mask.clone());
-            return match &batch.targets {
-                TensorTargets::Classes(classes) => Ok(CrossEntropyLossConfig::new()
-                    .init(&logits.device())
-                    .forward(logits, classes.clone())),
-                TensorTargets::Scores(scores) => {
-                    let [n, _] = logits.dims();
-                    let diff = logits.reshape([n]) - scores.clone();
-                    Ok(diff.powi_scalar(2).mean().reshape([1]))
-                }
-                TensorTargets::Tokens { .. } => Err(Error::InvalidInput(
-                    "an encoder model needs class or score targets, not target text \
-                     (tokenise with the encoder formulation)"
-                        .into(),
-                )),
-            };
-        }
-        let t5 = self
-            .t5
-            .as_ref()
-            .ok_or_else(|| Error::InvalidInput("the task model holds no backbone".into()))?;
-        let TensorTargets::Tokens { ids, mask } = &batch.targets else {
-            return Err(Error::InvalidInput(
-                "a T5 model needs target text (tokenise with the text-to-text formulation)".into(),
-            ));
-        };
-        // Padding in the targets is ignored by the loss: transformers' -100.
-        let labels = ids.clone().mask_fill(mask.clone().equal_elem(0), -100);
-        let logits = t5.forward_teacher_forced(
-            batch.input_ids.clone(),
-            batch.attention_mask.clone(),
-            labels.clone(),
-            &hooks,
-        )?;
-        Ok(seq2seq_loss(logits, labels))
+        let encoder = self.bert.as_ref().zip(self.head.as_ref());
+        task_loss(
+            encoder,
+            self.t5.as_ref(),
+            batch,
+            &self.supernet.hooks(gates)?,
+        )
     }
+}
+
+/// The task loss of `batch` on a frozen backbone whose PEFT modules are
+/// `hooks`: cross-entropy (classes) or MSE (scores) on an encoder's head,
+/// transformers' seq2seq loss for T5. The search and retraining share it.
+///
+/// # Shapes
+/// - returns `[1]`
+pub fn task_loss<B: Backend, H: Hooks<B>>(
+    encoder: Option<(&BertModel<B>, &BertHead<B>)>,
+    t5: Option<&T5Model<B>>,
+    batch: &TensorBatch<B>,
+    hooks: &H,
+) -> Result<Tensor<B, 1>> {
+    if let Some((bert, head)) = encoder {
+        let hidden = bert.forward(
+            batch.input_ids.clone(),
+            batch.token_type_ids.clone(),
+            batch.attention_mask.clone(),
+            hooks,
+        );
+        let logits = head.forward(hidden, batch.attention_mask.clone());
+        return match &batch.targets {
+            TensorTargets::Classes(classes) => Ok(CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits, classes.clone())),
+            TensorTargets::Scores(scores) => {
+                let [n, _] = logits.dims();
+                let diff = logits.reshape([n]) - scores.clone();
+                Ok(diff.powi_scalar(2).mean().reshape([1]))
+            }
+            TensorTargets::Tokens { .. } => Err(Error::InvalidInput(
+                "an encoder model needs class or score targets, not target text \
+                 (tokenise with the encoder formulation)"
+                    .into(),
+            )),
+        };
+    }
+    let t5 = t5.ok_or_else(|| Error::InvalidInput("the task model holds no backbone".into()))?;
+    let TensorTargets::Tokens { ids, mask } = &batch.targets else {
+        return Err(Error::InvalidInput(
+            "a T5 model needs target text (tokenise with the text-to-text formulation)".into(),
+        ));
+    };
+    // Padding in the targets is ignored by the loss: transformers' -100.
+    let labels = ids.clone().mask_fill(mask.clone().equal_elem(0), -100);
+    let logits = t5.forward_teacher_forced(
+        batch.input_ids.clone(),
+        batch.attention_mask.clone(),
+        labels.clone(),
+        hooks,
+    )?;
+    Ok(seq2seq_loss(logits, labels))
 }
 
 /// A loaded, not yet frozen encoder and its head for `num_labels` outputs.

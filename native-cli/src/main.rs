@@ -8,7 +8,11 @@ mod progress;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bipeft", version, about = "Budget-guided iterative search for parameter-efficient fine-tuning (BIPEFT)")]
+#[command(
+    name = "bipeft",
+    version,
+    about = "Budget-guided iterative search for parameter-efficient fine-tuning (BIPEFT)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +29,7 @@ enum Command {
     /// Show a task's splits, labels and token lengths before a long search.
     Data(commands::data::Args),
     /// Search a PEFT configuration within a parameter budget (BIPEFT) and write peft_config.json.
-    Search(commands::search::Args),
+    Search(Box<commands::search::Args>),
     /// Run a plan of searches + retrains (models × tasks × budgets × methods × seeds) and write its report.
     Experiment(commands::experiment::Args),
     /// Retrain a peft_config.json from scratch, keep the best validation weights, report test scores.
@@ -36,6 +40,8 @@ enum Command {
     Export(commands::export::Args),
     /// Show a configuration as layers × modules with ranks, parameters per kind, budget shares.
     Inspect(commands::inspect::Args),
+    /// Time a LoRA training step and a search step on each CPU backend (ms/step, peak memory).
+    Bench(commands::bench::Args),
 }
 
 fn main() {
@@ -45,12 +51,13 @@ fn main() {
         Command::ModelCheck(args) => commands::model_check::run(args),
         Command::Data(args) => commands::data::run(args),
         Command::Space(args) => commands::space::run(args),
-        Command::Search(args) => commands::search::run(args),
+        Command::Search(args) => commands::search::run(*args),
         Command::Experiment(args) => commands::experiment::run(args),
         Command::Retrain(args) => commands::retrain::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");

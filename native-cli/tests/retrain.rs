@@ -292,3 +292,59 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_result() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+#[test]
+fn t5_retrains_text_to_text_and_scores_generated_labels() {
+    let dir = temp("retrain-t5");
+    let config = config_with(&tiny_t5(), "lora", &dir.join("run"), |name, _| {
+        (name.ends_with("SelfAttention.q") || name.ends_with("SelfAttention.v")).then_some(Some(4))
+    });
+    let data = tiny_sst2("retrain-t5", 32, 20);
+    let out = dir.join("trained");
+    let model = tiny_t5();
+    ok(&[
+        "retrain",
+        "--config",
+        s(&config),
+        "--model",
+        s(&model),
+        "--task",
+        "sst2",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--quiet",
+    ]);
+    let metrics = read_json(&out.join("metrics.json"));
+    assert_eq!(metrics["head_params"], 0, "T5 has no head");
+    let accuracy = metrics["test"]["accuracy"].as_f64().unwrap();
+    let file = dir.join("predictions.jsonl");
+    ok(&[
+        "eval",
+        "--trained",
+        s(&out),
+        "--data",
+        s(&data),
+        "--save-predictions",
+        s(&file),
+    ]);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 10);
+    let correct = rows
+        .iter()
+        .filter(|r| r["prediction"] == r["label"])
+        .count();
+    assert!((accuracy - correct as f64 / 10.0).abs() < 1e-12);
+    assert!(rows.iter().all(|r| r["logits"].is_null()));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}

@@ -113,3 +113,98 @@ fn baseline_writes_a_config_within_budget() {
     assert!(out.join("search_trace.json").is_file());
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn custom_csv_task_is_searched() {
+    let dir = out_dir("custom");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 80 SST-2 sentences as the user's own CSV, with a quoted comma.
+    let source = std::fs::read_to_string(sst2().join("train.tsv")).unwrap();
+    let mut csv = String::from("review,stars\n");
+    for line in source.lines().skip(1).take(80) {
+        let (text, label) = line.rsplit_once('\t').unwrap();
+        let stars = if label == "1" { "good" } else { "bad" };
+        csv.push_str(&format!(
+            "\"{}, really\",{stars}\n",
+            text.replace('"', "\"\"")
+        ));
+    }
+    let data = dir.join("reviews.csv");
+    std::fs::write(&data, csv).unwrap();
+    let out = dir.join("run");
+    let output = Command::new(env!("CARGO_BIN_EXE_bipeft"))
+        .arg("search")
+        .arg("--model")
+        .arg(tiny_t5())
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--task",
+            "reviews",
+            "--text-column",
+            "review",
+            "--label-column",
+            "stars",
+            "--space",
+            "lora",
+            "--budget",
+            "2000",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "16",
+            "--selection-start-epoch",
+            "1",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("search_trace.json")).unwrap())
+            .unwrap();
+    assert_eq!(trace["task"], "reviews");
+    assert!(!trace["steps"].as_array().unwrap().is_empty());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("peft_config.json")).unwrap())
+            .unwrap();
+    assert!(
+        config["trainable_params"].as_u64().unwrap() <= 2000,
+        "{config}"
+    );
+
+    // Half the options is one clear line.
+    let output = Command::new(env!("CARGO_BIN_EXE_bipeft"))
+        .arg("search")
+        .arg("--model")
+        .arg(tiny_t5())
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.join("bad"))
+        .args([
+            "--task",
+            "reviews",
+            "--text-column",
+            "review",
+            "--budget",
+            "2000",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        one_error_line(&stderr).contains("--label-column"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,7 +7,8 @@
 //! Needs `~/.cache/bipeft/all-MiniLM-L6-v2` and `../shared/data/glue/SST-2`;
 //! it fails with the way to get them where they are absent.
 
-use std::path::PathBuf;
+use futures_lite::future::block_on;
+use std::path::{Path, PathBuf};
 
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
@@ -39,7 +40,7 @@ struct Outcome {
     stopped: bool,
 }
 
-fn search(model_dir: &PathBuf, data_dir: &PathBuf, percent: f64, seed: u64) -> Outcome {
+fn search(model_dir: &Path, data_dir: &Path, percent: f64, seed: u64) -> Outcome {
     let files = ModelFiles::from_dir(model_dir).unwrap();
     let config = BackboneConfig::from_json(&files.config_json).unwrap();
     let prefix = bert::detect_prefix(&files.weights).unwrap();
@@ -96,12 +97,10 @@ fn search(model_dir: &PathBuf, data_dir: &PathBuf, percent: f64, seed: u64) -> O
     .unwrap();
     let mut search =
         BilevelSearch::new(model, slots, search_config, weight_batches.len(), &device).unwrap();
-    search
-        .run(|_| weight_batches.clone(), &arch_batches)
-        .unwrap();
+    block_on(search.run(|_| weight_batches.clone(), &arch_batches)).unwrap();
     let events = search.events().to_vec();
     let stopped = search.stopped_early();
-    let (_, _, arch) = search.finish().unwrap();
+    let (_, _, arch) = block_on(search.finish()).unwrap();
     let selections: Vec<&SearchEvent> = events
         .iter()
         .filter(|e| matches!(e, SearchEvent::Selection { .. }))

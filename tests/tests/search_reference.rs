@@ -17,6 +17,7 @@ use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use futures_lite::future::block_on;
 use serde_json::Value;
 
 type Inner = Flex<f32>;
@@ -213,7 +214,8 @@ fn sensitivities_match_torch() {
                         })
                         .collect()
                 };
-                let pairs = saliency_pairs(&product("train_grad"), &product("val_grad")).unwrap();
+                let pairs =
+                    block_on(saliency_pairs(&product("train_grad"), &product("val_grad"))).unwrap();
                 tracker.update(&slots, &pairs, &vec![false; sizes.len()]);
                 let got = tracker.sensitivities().unwrap();
                 let want = f64s(&fx["criteria"][name][key][i]);

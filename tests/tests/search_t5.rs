@@ -2,6 +2,7 @@
 //! (text-to-text SST-2): S1 and S2 spaces, the `no_iter` ablation and a search
 //! without early selection all give a configuration within the budget.
 
+use futures_lite::future::block_on;
 use std::path::PathBuf;
 
 use bipeft_core::backbone::BackboneConfig;
@@ -13,7 +14,7 @@ use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::search::{BilevelSearch, SearchConfig, SearchMode, SelectionConfig};
 use bipeft_core::space::{presets, Catalogue, SpaceDef};
-use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
 
@@ -78,16 +79,14 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
     .unwrap();
     let mut search =
         BilevelSearch::new(model, slots, search_config, weight_batches.len(), &device).unwrap();
-    let reports = search
-        .run(|_| weight_batches.clone(), &arch_batches)
-        .unwrap();
+    let reports = block_on(search.run(|_| weight_batches.clone(), &arch_batches)).unwrap();
     assert!(
         reports.iter().all(|r| r.weight_loss.is_finite()),
         "{reports:?}"
     );
     let stopped = search.stopped_early();
-    let (_, _, arch) = search.finish().unwrap();
-    let peft = peft_config_of(&catalogue, &arch, zero_rank).unwrap();
+    let (_, _, arch) = block_on(search.finish()).unwrap();
+    let (peft, _) = peft_config_within_budget(&catalogue, &arch, zero_rank).unwrap();
     (peft.trainable_params, budget, peft.modules.len(), stopped)
 }
 

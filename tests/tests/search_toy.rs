@@ -13,6 +13,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
+use futures_lite::future::block_on;
 
 type Inner = Flex<f32>;
 type B = Autodiff<Inner>;
@@ -224,7 +225,8 @@ fn search(seed: u64, scan: PruneScan) -> (DiscreteArchitecture, bool, f64, f64) 
                 .with_prune_begin_epoch(2)
                 .with_max_prune_steps(6)
                 .with_prune_scan(scan),
-        ));
+        ))
+        .with_seed(seed);
     <B as Backend>::seed(&Default::default(), seed);
     let mut search = BilevelSearch::new(
         model,
@@ -234,7 +236,7 @@ fn search(seed: u64, scan: PruneScan) -> (DiscreteArchitecture, bool, f64, f64) 
         &Default::default(),
     )
     .unwrap();
-    let reports = search.run(|_| weight_half.to_vec(), arch_half).unwrap();
+    let reports = block_on(search.run(|_| weight_half.to_vec(), arch_half)).unwrap();
     let selections = search
         .events()
         .iter()
@@ -244,7 +246,7 @@ fn search(seed: u64, scan: PruneScan) -> (DiscreteArchitecture, bool, f64, f64) 
     let first = reports.first().unwrap().weight_loss;
     let last = reports.last().unwrap().weight_loss;
     (
-        search.architecture().unwrap(),
+        block_on(search.architecture()).unwrap(),
         search.stopped_early(),
         first,
         last,
@@ -285,4 +287,110 @@ fn search_finds_the_modules_that_matter_within_budget() {
         );
         assert!(last < 0.5 * first, "seed {seed}: loss {first} → {last}");
     }
+}
+
+/// The toy search driven step by step from iteration `from` (epoch, batch)
+/// for at most `count` iterations (all when `None`); returns where it stopped.
+fn drive(
+    search: &mut BilevelSearch<B, Toy<B>>,
+    weight_half: &[Batch],
+    arch_half: &[Batch],
+    epochs: usize,
+    from: (usize, usize),
+    count: Option<usize>,
+) -> (usize, usize) {
+    let mut done = 0;
+    for epoch in from.0..epochs {
+        let start = if epoch == from.0 { from.1 } else { 0 };
+        for i in start..weight_half.len() {
+            if search.stopped_early() || count.is_some_and(|c| done == c) {
+                return (epoch, i);
+            }
+            block_on(search.step(&arch_half[i % arch_half.len()], &weight_half[i], epoch)).unwrap();
+            done += 1;
+        }
+    }
+    (epochs, 0)
+}
+
+fn toy_search(seed: u64) -> (BilevelSearch<B, Toy<B>>, Vec<Batch>, Vec<Batch>) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (frozen, batches) = problem(&mut rng, 40, 16);
+    let (weight_half, arch_half) = batches.split_at(20);
+    let model = Toy::new(&mut rng, frozen);
+    let config = SearchConfig::new(BUDGET)
+        .with_epochs(12)
+        .with_weight_lr(0.02)
+        .with_arch_lr(0.05)
+        .with_selection(Some(
+            SelectionConfig::new()
+                .with_prune_begin_epoch(2)
+                .with_max_prune_steps(6),
+        ))
+        .with_seed(seed);
+    <B as Backend>::seed(&Default::default(), seed);
+    let search = BilevelSearch::new(
+        model,
+        slots(),
+        config,
+        weight_half.len(),
+        &Default::default(),
+    )
+    .unwrap();
+    (search, weight_half.to_vec(), arch_half.to_vec())
+}
+
+#[test]
+fn a_resumed_search_ends_where_the_uninterrupted_one_does() {
+    // Both runs start from one state: the backend's generator (the logits'
+    // initial values) is shared with the concurrent test.
+    let (mut whole, weight_half, arch_half) = toy_search(3);
+    let start = block_on(whole.checkpoint()).unwrap();
+    drive(&mut whole, &weight_half, &arch_half, 12, (0, 0), None);
+    let expected = block_on(whole.architecture()).unwrap();
+    assert!(whole.stopped_early());
+
+    // Interrupted mid-epoch, after the selection started (epoch 2 of 20 batches).
+    let (fresh, _, _) = toy_search(3);
+    let config = fresh.config().clone();
+    let (model, _, _) = block_on(fresh.finish()).unwrap();
+    let mut first =
+        BilevelSearch::resume(model, slots(), config, &start, &Default::default()).unwrap();
+    let at = drive(&mut first, &weight_half, &arch_half, 12, (0, 0), Some(47));
+    assert_eq!(at, (2, 7));
+    let mut checkpoint = block_on(first.checkpoint()).unwrap();
+    checkpoint.driver = vec![at.0 as u8, at.1 as u8];
+    let bytes = checkpoint.to_bytes().unwrap();
+    drop(first);
+
+    // A fresh process: the model and logits are rebuilt at their initial
+    // values, with new parameter ids, until the checkpoint puts them back.
+    let (fresh, _, _) = toy_search(99);
+    let config = fresh.config().clone();
+    let (model, _, _) = block_on(fresh.finish()).unwrap();
+    let restored = bipeft_core::search::SearchCheckpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(restored.driver, vec![2, 7]);
+    let config = config.with_seed(3);
+    let mut resumed =
+        BilevelSearch::resume(model, slots(), config, &restored, &Default::default()).unwrap();
+    drive(&mut resumed, &weight_half, &arch_half, 12, at, None);
+    assert!(resumed.stopped_early());
+    assert_eq!(block_on(resumed.architecture()).unwrap(), expected);
+    assert_eq!(resumed.events(), whole.events());
+
+    // Another configuration or damaged bytes are refused, clearly.
+    let (other, _, _) = toy_search(3);
+    let (model, _, _) = block_on(other.finish()).unwrap();
+    let wrong = SearchConfig::new(BUDGET + 1);
+    let error = BilevelSearch::resume(model, slots(), wrong, &restored, &Default::default())
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("another search configuration"),
+        "{error}"
+    );
+    let error = bipeft_core::search::SearchCheckpoint::from_bytes(&bytes[..bytes.len() / 2])
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("checkpoint"), "{error}");
 }

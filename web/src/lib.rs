@@ -50,18 +50,122 @@ fn to_json<T: serde::Serialize>(result: bipeft_core::Result<T>) -> Result<String
     serde_json::to_string(&value).map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// Which backends the in-browser search can run on. The core's search reads
-/// tensors back synchronously, which WebGPU forbids, so for now only the CPU.
+/// Which backends the in-browser search can run on: `webgpu` (burn-wgpu) in
+/// the browser build, and always `cpu` (burn-ndarray compiled into the wasm).
 #[wasm_bindgen]
 pub fn search_backends() -> Vec<String> {
-    vec!["cpu".to_string()]
+    let mut backends = vec!["cpu".to_string()];
+    if cfg!(target_arch = "wasm32") {
+        backends.insert(0, "webgpu".to_string());
+    }
+    backends
 }
 
-/// A search running in the page (in a worker): create it, call `step` until
-/// it reports `finished`, then take `config_json` and `trace_json`.
+/// Sets burn-wgpu up on the browser's WebGPU adapter (autotune off, as the
+/// build has it). Call it once per wasm instance, after JavaScript found an
+/// adapter and before `WebSearch.create(..., "webgpu")`; later calls return
+/// at once (a second set-up would panic inside wgpu).
+#[wasm_bindgen]
+pub async fn init_webgpu() -> Result<(), JsError> {
+    webgpu::init().await
+}
+
+#[cfg(target_arch = "wasm32")]
+mod webgpu {
+    use std::cell::Cell;
+
+    use burn::backend::wgpu::{graphics::WebGpu, init_setup_async, RuntimeOptions, WgpuDevice};
+    use wasm_bindgen::JsError;
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        None,
+        Starting,
+        Ready,
+    }
+
+    thread_local! {
+        static STATE: Cell<State> = const { Cell::new(State::None) };
+    }
+
+    pub async fn init() -> Result<(), JsError> {
+        match STATE.get() {
+            State::Ready => return Ok(()),
+            State::Starting => return Err(JsError::new("WebGPU is already being set up")),
+            State::None => {}
+        }
+        STATE.set(State::Starting);
+        init_setup_async::<WebGpu>(&WgpuDevice::default(), RuntimeOptions::default()).await;
+        STATE.set(State::Ready);
+        Ok(())
+    }
+
+    pub fn ready() -> bool {
+        STATE.get() == State::Ready
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod webgpu {
+    use wasm_bindgen::JsError;
+
+    pub async fn init() -> Result<(), JsError> {
+        Err(JsError::new("WebGPU exists only in the browser build"))
+    }
+}
+
+/// A search on one of the two backends (boxed: the sessions differ in size).
+enum Running {
+    Cpu(Box<search::Session<search::CpuBackend>>),
+    #[cfg(target_arch = "wasm32")]
+    Gpu(Box<search::Session<search::GpuBackend>>),
+}
+
+impl Running {
+    fn catalogue(&self) -> &bipeft_core::space::Catalogue {
+        match self {
+            Running::Cpu(s) => s.catalogue(),
+            #[cfg(target_arch = "wasm32")]
+            Running::Gpu(s) => s.catalogue(),
+        }
+    }
+
+    fn budget(&self) -> u64 {
+        match self {
+            Running::Cpu(s) => s.budget(),
+            #[cfg(target_arch = "wasm32")]
+            Running::Gpu(s) => s.budget(),
+        }
+    }
+
+    async fn step(&mut self) -> bipeft_core::Result<search::StepReport> {
+        match self {
+            Running::Cpu(s) => s.step().await,
+            #[cfg(target_arch = "wasm32")]
+            Running::Gpu(s) => s.step().await,
+        }
+    }
+
+    /// The configuration and the trace, as JSON text.
+    async fn finish(&mut self) -> bipeft_core::Result<(String, String)> {
+        let (config, trace) = match self {
+            Running::Cpu(s) => s.finish().await?,
+            #[cfg(target_arch = "wasm32")]
+            Running::Gpu(s) => s.finish().await?,
+        };
+        let trace = serde_json::to_string_pretty(trace)
+            .map_err(|e| bipeft_core::Error::InvalidInput(e.to_string()))?;
+        Ok((config.to_json()?, trace))
+    }
+}
+
+/// A search running in the page (in a worker): create it, await `step` until
+/// it reports `finished`, then await `finish` for the configuration and the
+/// trace.
 #[wasm_bindgen]
 pub struct WebSearch {
-    session: search::Session,
+    running: Running,
+    backend: &'static str,
 }
 
 #[wasm_bindgen]
@@ -69,58 +173,104 @@ impl WebSearch {
     /// Reads the model (`config.json`, `model.safetensors`, `tokenizer.json`
     /// bytes) and the task (JSON: `{file, text, text_column, label_column}`)
     /// and sets up a search with `settings` (JSON: `{space, budget: {params} |
-    /// {percent}, epochs, batch_size, max_length, ...}`). Throws with the reason
-    /// when an input is unusable.
+    /// {percent}, epochs, batch_size, max_length, ...}`) on `backend`
+    /// (`webgpu` after `init_webgpu`, or `cpu`). Throws with the reason when
+    /// an input is unusable.
     pub fn create(
         config_json: &[u8],
         weights: Vec<u8>,
         tokenizer_json: &[u8],
         task_json: &str,
         settings_json: &str,
+        backend: &str,
     ) -> Result<WebSearch, JsError> {
         let task: search::TaskInput =
             serde_json::from_str(task_json).map_err(|e| JsError::new(&format!("the task: {e}")))?;
         let settings: search::Settings = serde_json::from_str(settings_json)
             .map_err(|e| JsError::new(&format!("the search settings: {e}")))?;
-        let session = search::Session::new(config_json, weights, tokenizer_json, &task, settings)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(WebSearch { session })
+        let error = |e: bipeft_core::Error| JsError::new(&e.to_string());
+        let (running, name) = match backend {
+            "cpu" => (
+                Running::Cpu(Box::new(
+                    search::Session::new(
+                        config_json,
+                        weights,
+                        tokenizer_json,
+                        &task,
+                        settings,
+                        Default::default(),
+                    )
+                    .map_err(error)?,
+                )),
+                "ndarray",
+            ),
+            #[cfg(target_arch = "wasm32")]
+            "webgpu" if webgpu::ready() => (
+                Running::Gpu(Box::new(
+                    search::Session::new(
+                        config_json,
+                        weights,
+                        tokenizer_json,
+                        &task,
+                        // One input shape for every step: kernels compile once.
+                        search::Settings {
+                            fixed_length: true,
+                            ..settings
+                        },
+                        Default::default(),
+                    )
+                    .map_err(error)?,
+                )),
+                "wgpu",
+            ),
+            #[cfg(target_arch = "wasm32")]
+            "webgpu" => {
+                return Err(JsError::new(
+                    "WebGPU is not set up in this page: await init_webgpu() first",
+                ))
+            }
+            other => {
+                return Err(JsError::new(&format!(
+                    "unknown backend `{other}`; this build has {}",
+                    search_backends().join(", ")
+                )))
+            }
+        };
+        Ok(WebSearch {
+            running,
+            backend: name,
+        })
     }
 
-    /// The backend the search runs on.
+    /// The burn backend the search runs on: `wgpu` (WebGPU) or `ndarray` (CPU).
     pub fn backend(&self) -> String {
-        "cpu".to_string()
+        self.backend.to_string()
     }
 
     /// The space the search starts from, as `inspect_config` lays one out.
     pub fn inspection(&self) -> Result<String, JsError> {
-        let session = &self.session;
         to_json(Ok(inspect::lay_out_space(
-            session.catalogue(),
-            session.budget(),
+            self.running.catalogue(),
+            self.running.budget(),
         )))
     }
 
     /// One architecture and one weight step; JSON `{progress, selection, finished}`.
-    pub fn step(&mut self) -> Result<String, JsError> {
-        to_json(self.session.step())
+    pub async fn step(&mut self) -> Result<String, JsError> {
+        to_json(self.running.step().await)
     }
 
-    /// The discrete configuration within the budget (ends the search).
-    pub fn config_json(&mut self) -> Result<String, JsError> {
-        let (config, _) = self
-            .session
+    /// Ends the search: JSON `{config_json, trace_json}`, the discrete
+    /// configuration within the budget and the trace in `bipeft search`'s
+    /// formats (as text, ready to save).
+    pub async fn finish(&mut self) -> Result<String, JsError> {
+        let (config_json, trace_json) = self
+            .running
             .finish()
+            .await
             .map_err(|e| JsError::new(&e.to_string()))?;
-        config.to_json().map_err(|e| JsError::new(&e.to_string()))
-    }
-
-    /// The trace, in `bipeft search`'s format (ends the search).
-    pub fn trace_json(&mut self) -> Result<String, JsError> {
-        let (_, trace) = self
-            .session
-            .finish()
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        serde_json::to_string_pretty(trace).map_err(|e| JsError::new(&e.to_string()))
+        to_json(Ok(
+            serde_json::json!({"config_json": config_json, "trace_json": trace_json}),
+        ))
     }
 }

@@ -7,13 +7,14 @@
 //! of files. The trace has the command line's format, so the page's inspect
 //! view (and anything else) reads both alike.
 //!
-//! The core's search reads tensors back synchronously, which only the CPU
-//! backend allows in a browser (WebGPU forbids it), so the search runs on
-//! burn-ndarray compiled into the wasm.
+//! It is generic over the backend: the page runs it on burn-wgpu where the
+//! browser gives a WebGPU adapter and on burn-ndarray compiled into the wasm
+//! otherwise. Every host read of the core's loop is awaited, which WebGPU
+//! requires, so [`Session::step`] and [`Session::finish`] are async.
 
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, plan_batches, tokenize_task, BatchOptions, CustomKind, CustomTask, Formulation,
+    collate, plan_batches, tokenize_task, Batch, BatchOptions, CustomKind, CustomTask, Formulation,
     ItemRef, Part, SplitOptions, Splits, TaskData, TaskSource, TensorBatch, TokenizeOptions,
     TokenizedTask,
 };
@@ -21,20 +22,24 @@ use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, expected_params, gumbel::temperature, BilevelSearch, SearchConfig,
-    SearchEvent, SearchSlots, SelectionConfig,
+    budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{presets, Catalogue};
-use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
 use bipeft_core::{Error, Result};
-use burn::backend::{ndarray::NdArrayDevice, Autodiff, NdArray};
-use burn::tensor::backend::Backend;
+use burn::backend::{Autodiff, NdArray};
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::inspect::{FixedView, TRACE_FORMAT};
 
-/// The backend of the in-browser search.
+/// The CPU fallback of the in-browser search (and the host tests' backend).
 pub type CpuBackend = Autodiff<NdArray<f32>>;
+
+/// The WebGPU backend of the in-browser search (burn-wgpu without autotune,
+/// which misbehaves on software adapters).
+#[cfg(target_arch = "wasm32")]
+pub type GpuBackend = Autodiff<burn::backend::Wgpu<f32, i32>>;
 
 /// A task as the page sends it: one CSV / TSV file with a header line.
 #[derive(Clone, Debug, Deserialize)]
@@ -77,6 +82,11 @@ pub struct Settings {
     pub selection_steps: usize,
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Pad every batch to `max_length` instead of its longest item: one input
+    /// shape for every step, so a GPU backend compiles its kernels once
+    /// rather than again for each new length (the page sets it on WebGPU).
+    #[serde(default)]
+    pub fixed_length: bool,
 }
 
 fn default_epochs() -> usize {
@@ -98,18 +108,13 @@ fn default_seed() -> u64 {
     42
 }
 
-/// One weight step, as the trace and the page's progress report it.
+/// One weight step, as the trace (the same record as `bipeft search`'s) and
+/// the page's progress report it.
 #[derive(Clone, Debug, Serialize)]
 pub struct StepRecord {
-    pub epoch: usize,
     pub step: usize,
-    pub tau: f64,
-    pub arch_loss: Option<f64>,
-    pub weight_loss: Option<f64>,
-    pub expected_params: Option<f64>,
-    pub live_modules: usize,
-    pub fixed_ranks: usize,
-    pub remaining_selection_steps: Option<usize>,
+    #[serde(flatten)]
+    pub outcome: StepOutcome,
 }
 
 /// What a selection step decided, in catalogue slot indices.
@@ -129,13 +134,35 @@ pub struct StepReport {
     pub finished: bool,
 }
 
-/// A search in progress.
-pub struct Session {
-    device: NdArrayDevice,
-    search: Option<BilevelSearch<CpuBackend, TaskModel<CpuBackend>>>,
+/// `batch` padded (after its rows' ends) to `length` tokens, when one is given:
+/// the padding is masked out, so the loss is the same.
+fn fixed_length(mut batch: Batch, tokenized: &TokenizedTask, length: Option<usize>) -> Batch {
+    let Some(length) = length.filter(|&l| l > batch.seq_len) else {
+        return batch;
+    };
+    let pad = i64::from(tokenized.pad_id);
+    let widen = |values: &[i64], fill: i64| {
+        values
+            .chunks_exact(batch.seq_len)
+            .flat_map(|row| {
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(fill, length - row.len()))
+            })
+            .collect::<Vec<_>>()
+    };
+    batch.input_ids = widen(&batch.input_ids, pad);
+    batch.token_type_ids = widen(&batch.token_type_ids, 0);
+    batch.attention_mask = widen(&batch.attention_mask, 0);
+    batch.seq_len = length;
+    batch
+}
+
+/// A search in progress on backend `B`.
+pub struct Session<B: AutodiffBackend> {
+    device: B::Device,
+    search: Option<BilevelSearch<B, TaskModel<B>>>,
     catalogue: Catalogue,
-    slots: SearchSlots,
-    selection: SelectionConfig,
     search_config: SearchConfig,
     settings: Settings,
     task_name: String,
@@ -144,7 +171,7 @@ pub struct Session {
     budget: u64,
     tokenized: TokenizedTask,
     splits: Splits,
-    arch_batches: Vec<TensorBatch<CpuBackend>>,
+    arch_batches: Vec<TensorBatch<B>>,
     /// This epoch's weight batches and the next one to take.
     plan: Vec<Vec<ItemRef>>,
     next: usize,
@@ -160,22 +187,23 @@ struct Finished {
     trace: serde_json::Value,
 }
 
-impl Session {
-    /// Reads the model and the task and sets the search up (no step taken).
+impl<B: AutodiffBackend> Session<B> {
+    /// Reads the model and the task and sets the search up on `device` (no
+    /// step taken; nothing is read back from the device).
     pub fn new(
         config_json: &[u8],
         weights: Vec<u8>,
         tokenizer_json: &[u8],
         task: &TaskInput,
         settings: Settings,
-    ) -> Result<Session> {
+        device: B::Device,
+    ) -> Result<Session<B>> {
         if settings.epochs == 0 || settings.batch_size == 0 || settings.max_length < 2 {
             return Err(Error::InvalidInput(format!(
                 "epochs ({}) and batch size ({}) must be at least 1, the maximum length ({}) at least 2",
                 settings.epochs, settings.batch_size, settings.max_length
             )));
         }
-        let device = NdArrayDevice::default();
         let files = ModelFiles::from_bytes(
             config_json,
             vec![("model.safetensors".into(), weights)],
@@ -245,13 +273,17 @@ impl Session {
             TokenizeOptions::new(&data.info, Formulation::for_model_type(model.model_type()));
         options.max_length = settings.max_length;
         let tokenized = tokenize_task(&data, files.require_tokenizer()?, &options)?;
+        let fixed = settings.fixed_length.then_some(settings.max_length);
         let arch_batches = plan_batches(
             &tokenized,
             &splits.search_arch,
             &BatchOptions::train(settings.batch_size, settings.seed ^ 0xa5a5),
         )?
         .iter()
-        .map(|items| Ok(collate(&tokenized, items)?.to_tensors(&device)))
+        .map(|items| {
+            let batch = collate(&tokenized, items)?;
+            Ok(fixed_length(batch, &tokenized, fixed).to_tensors(&device))
+        })
         .collect::<Result<Vec<_>>>()?;
         let steps_per_epoch = splits.search_weights.len().div_ceil(settings.batch_size);
         if arch_batches.is_empty() || steps_per_epoch == 0 {
@@ -269,9 +301,9 @@ impl Session {
             .with_max_prune_steps(settings.selection_steps);
         let search_config = SearchConfig::new(budget)
             .with_epochs(settings.epochs)
-            .with_selection(Some(selection.clone()));
-        CpuBackend::seed(&device, settings.seed);
-        let task_model = TaskModel::<CpuBackend>::new(
+            .with_selection(Some(selection));
+        B::seed(&device, settings.seed);
+        let task_model = TaskModel::<B>::new(
             &model,
             &files.weights,
             &catalogue,
@@ -281,7 +313,7 @@ impl Session {
         )?;
         let search = BilevelSearch::new(
             task_model,
-            slots.clone(),
+            slots,
             search_config.clone(),
             steps_per_epoch,
             &device,
@@ -290,8 +322,6 @@ impl Session {
             device,
             search: Some(search),
             catalogue,
-            slots,
-            selection,
             search_config,
             task_name: data.info.name.clone(),
             model_type: model.model_type(),
@@ -319,7 +349,7 @@ impl Session {
     }
 
     /// One architecture step and one weight step (ALGORITHM.md §5).
-    pub fn step(&mut self) -> Result<StepReport> {
+    pub async fn step(&mut self) -> Result<StepReport> {
         let ended = StepReport {
             progress: None,
             selection: None,
@@ -349,32 +379,20 @@ impl Session {
             self.next = 0;
         }
         let epoch = self.epoch;
-        let batch = collate(&self.tokenized, &self.plan[self.next])?.to_tensors(&self.device);
+        let batch = fixed_length(
+            collate(&self.tokenized, &self.plan[self.next])?,
+            &self.tokenized,
+            self.settings
+                .fixed_length
+                .then_some(self.settings.max_length),
+        )
+        .to_tensors(&self.device);
         let arch_batch = &self.arch_batches[self.next % self.arch_batches.len()];
         self.next += 1;
-        let arch_loss = search.arch_step(arch_batch, epoch)?;
-        let weight_loss = search.weight_step(&batch, epoch)?;
-
-        let state = search.state();
-        let snapshot = search.arch().snapshot()?;
-        let soft_on = state.remaining_steps > self.selection.soft_on_steps;
+        let outcome = search.step(arch_batch, &batch, epoch).await?;
         let record = StepRecord {
-            epoch,
             step: self.steps.len(),
-            tau: temperature(
-                epoch,
-                self.settings.epochs,
-                self.search_config.tau_start,
-                self.search_config.tau_end,
-            ),
-            arch_loss,
-            weight_loss,
-            expected_params: Some(
-                expected_params(&self.slots, &snapshot, state, soft_on, false).total,
-            ),
-            live_modules: state.live_count(),
-            fixed_ranks: state.fixed_rank.iter().filter(|r| r.is_some()).count(),
-            remaining_selection_steps: Some(state.remaining_steps),
+            outcome,
         };
         self.steps.push(record.clone());
 
@@ -404,7 +422,7 @@ impl Session {
 
     /// Ends the search (if it has not ended) and gives the discrete
     /// configuration within the budget and the trace.
-    pub fn finish(&mut self) -> Result<(&PeftConfig, &serde_json::Value)> {
+    pub async fn finish(&mut self) -> Result<(&PeftConfig, &serde_json::Value)> {
         if self.result.is_none() {
             let search = self
                 .search
@@ -412,7 +430,7 @@ impl Session {
                 .ok_or_else(|| Error::InvalidInput("the search was already finished".into()))?;
             let stopped_early = search.stopped_early();
             let events = search.events().to_vec();
-            let (_, _, arch) = search.finish()?;
+            let (_, _, arch) = search.finish().await?;
             let mut notes = Vec::new();
             if !arch.trimmed.is_empty() {
                 notes.push(format!(
@@ -420,29 +438,10 @@ impl Session {
                     arch.trimmed.join(", ")
                 ));
             }
-            let mut config = peft_config_of(&self.catalogue, &arch, false)?;
             // As `bipeft search`: shared parameters (the prefix trunk) are not
-            // among the search's slots; drop the smallest modules until they fit.
-            while config.trainable_params > self.budget && !config.modules.is_empty() {
-                let smallest = (0..config.modules.len())
-                    .min_by_key(|&i| config.modules[i].params)
-                    .unwrap_or(0);
-                let dropped = config.modules.remove(smallest);
-                notes.push(format!(
-                    "dropped {} `{}` so that shared parameters fit the budget",
-                    dropped.kind, dropped.name
-                ));
-                let picks = config
-                    .modules
-                    .iter()
-                    .filter_map(|m| {
-                        self.catalogue
-                            .find_name(&m.name, m.kind)
-                            .map(|slot| (slot, m.rank))
-                    })
-                    .collect::<Vec<_>>();
-                config = PeftConfig::from_selection(&self.catalogue, self.budget, &picks)?;
-            }
+            // among the search's slots; the smallest modules go until they fit.
+            let (config, dropped) = peft_config_within_budget(&self.catalogue, &arch, false)?;
+            notes.extend(dropped);
             let slots: Vec<serde_json::Value> = self
                 .catalogue
                 .slots()
@@ -479,6 +478,29 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_lite::future::block_on;
+
+    /// burn-ndarray's random generator is global: tests that seed it and draw
+    /// from it (the model's fresh weights) take turns, or one's draws land in
+    /// another's run.
+    static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn new_session(
+        config: &[u8],
+        weights: Vec<u8>,
+        tokenizer: &[u8],
+        task: &TaskInput,
+        settings: Settings,
+    ) -> Result<Session<CpuBackend>> {
+        Session::new(
+            config,
+            weights,
+            tokenizer,
+            task,
+            settings,
+            Default::default(),
+        )
+    }
 
     fn tiny() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -520,8 +542,9 @@ mod tests {
 
     #[test]
     fn a_session_searches_step_by_step_within_the_budget() {
+        let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let (config, weights, tokenizer) = tiny();
-        let mut session = Session::new(
+        let mut session = new_session(
             &config,
             weights,
             &tokenizer,
@@ -534,10 +557,10 @@ mod tests {
         assert_eq!(session.catalogue().slots().len(), 18 * 2 + 2);
         let (mut steps, mut pruned) = (0, 0);
         loop {
-            let report = session.step().unwrap();
+            let report = block_on(session.step()).unwrap();
             if let Some(progress) = &report.progress {
                 assert_eq!(progress.step, steps);
-                assert!(progress.weight_loss.is_some_and(f64::is_finite));
+                assert!(progress.outcome.weight_loss.is_some_and(f64::is_finite));
                 steps += 1;
             }
             if let Some(selection) = &report.selection {
@@ -550,10 +573,10 @@ mod tests {
         }
         assert!(steps > 0 && pruned > 0, "{steps} steps, {pruned} pruned");
         // Further steps do nothing.
-        let after = session.step().unwrap();
+        let after = block_on(session.step()).unwrap();
         assert!(after.finished && after.progress.is_none());
 
-        let (config, trace) = session.finish().unwrap();
+        let (config, trace) = block_on(session.finish()).unwrap();
         assert!(config.trainable_params <= budget);
         config.validate().unwrap();
         let config = config.clone();
@@ -572,11 +595,83 @@ mod tests {
         assert_eq!(replayed, pruned);
     }
 
+    /// A text-to-text T5 (tests/fixtures/web/tiny-t5) searches in the page as
+    /// well, here in S2 (its prefix trunk is shared) with padded batches.
+    #[test]
+    fn a_t5_session_searches_text_to_text_within_the_budget() {
+        let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/web/tiny-t5");
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        let mut session = new_session(
+            &read("config.json"),
+            read("model.safetensors"),
+            &read("tokenizer.json"),
+            &sentiment(),
+            Settings {
+                space: "s2".into(),
+                epochs: 1,
+                max_train_examples: Some(64),
+                fixed_length: true,
+                ..settings(Budget::Percent(2.0))
+            },
+        )
+        .unwrap();
+        let mut steps = 0;
+        while !block_on(session.step()).unwrap().finished {
+            steps += 1;
+            assert!(steps < 100, "the search never finishes");
+        }
+        let budget = session.budget();
+        let (config, trace) = block_on(session.finish()).unwrap();
+        assert!(config.trainable_params <= budget, "{config:?}");
+        assert_eq!(trace["model_type"], "t5");
+        assert_eq!(trace["space"], "s2");
+        let losses = trace["steps"].as_array().unwrap();
+        assert!(!losses.is_empty());
+        assert!(losses
+            .iter()
+            .all(|s| s["weight_loss"].as_f64().is_some_and(f64::is_finite)));
+    }
+
+    #[test]
+    fn padding_every_batch_to_the_maximum_length_changes_no_loss() {
+        let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let (config, weights, tokenizer) = tiny();
+        let losses = |fixed_length: bool| {
+            let mut session = new_session(
+                &config,
+                weights.clone(),
+                &tokenizer,
+                &sentiment(),
+                Settings {
+                    fixed_length,
+                    ..settings(Budget::Percent(5.0))
+                },
+            )
+            .unwrap();
+            (0..3)
+                .map(|_| {
+                    let p = block_on(session.step()).unwrap().progress.unwrap();
+                    (p.outcome.arch_loss.unwrap(), p.outcome.weight_loss.unwrap())
+                })
+                .collect::<Vec<_>>()
+        };
+        let (free, fixed) = (losses(false), losses(true));
+        for (a, b) in free.iter().zip(&fixed) {
+            assert!(
+                (a.0 - b.0).abs() < 1e-5 && (a.1 - b.1).abs() < 1e-5,
+                "{free:?} vs {fixed:?}"
+            );
+        }
+    }
+
     #[test]
     fn unusable_inputs_are_refused_with_a_reason() {
+        let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let (config, weights, tokenizer) = tiny();
         let new = |task: &TaskInput, settings: Settings| {
-            Session::new(&config, weights.clone(), &tokenizer, task, settings)
+            new_session(&config, weights.clone(), &tokenizer, task, settings)
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default()
@@ -597,7 +692,7 @@ mod tests {
             },
         );
         assert!(err.contains("unknown search space"), "{err}");
-        let err = Session::new(
+        let err = new_session(
             b"{}",
             weights.clone(),
             &tokenizer,

@@ -48,7 +48,9 @@ export function setupExplore(root) {
       state.backend = found;
       let text = describeBackend(found);
       if (found.backend === 'webgpu' && !usable.includes('webgpu')) {
-        text = `WebGPU adapter found (${found.detail}). This build still runs the search on the CPU (burn-ndarray in WebAssembly): the search reads results back synchronously, which WebGPU does not allow.`;
+        // A build without burn-wgpu (only the host build lacks it).
+        state.backend = { backend: 'cpu', detail: found.detail };
+        text = `WebGPU adapter found (${found.detail}), but this build of the page has no WebGPU backend: the search runs on the CPU (burn-ndarray in WebAssembly).`;
       }
       backendBox.textContent = text;
       backendBox.classList.add(found.backend === 'webgpu' ? 'gpu' : 'cpu');
@@ -228,21 +230,42 @@ export function setupExplore(root) {
     );
   }
 
+  // "first step 12.0 s, then 310 ms a step": on WebGPU the first steps
+  // compile the shaders, so the two differ a lot.
+  function stepTimes(ms) {
+    if (!ms || !ms.length) return '';
+    const time = (t) => (t >= 1000 ? `${(t / 1000).toFixed(1)} s` : `${Math.round(t)} ms`);
+    const rest = ms.slice(1).sort((a, b) => a - b);
+    const median = rest.length ? rest[Math.floor(rest.length / 2)] : null;
+    return ` · first step ${time(ms[0])}${median == null ? '' : `, then ${time(median)} a step (median)`}`;
+  }
+
   function onMessage(message) {
     switch (message.type) {
+      case 'status':
+        status.textContent = message.text;
+        break;
       case 'started': {
-        live = { ...live, inspection: message.inspection, budget: message.inspection.budget_params, loss: [], expected: [], pruned: 0, fixed: 0 };
+        live = { ...live, backend: message.backend, inspection: message.inspection, budget: message.inspection.budget_params, loss: [], expected: [], stepMs: [], pruned: 0, fixed: 0 };
         live.states = message.inspection.slots.map(() => ({ state: 'searching', rank: null }));
         drawMap(message.inspection, live.states);
-        status.textContent = `Searching on ${message.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} · ${backboneLine(message.inspection.backbone)} · budget ${count(live.budget)}`;
+        const gpu = message.backend === 'wgpu';
+        const badge = $('search-backend');
+        badge.dataset.backend = message.backend;
+        badge.className = `live-backend ${gpu ? 'gpu' : 'cpu'}`;
+        badge.textContent = gpu ? 'burn-wgpu · WebGPU' : 'burn-ndarray · CPU fallback';
+        badge.hidden = false;
+        status.textContent = `Searching on ${gpu ? 'WebGPU (burn-wgpu)' : 'the CPU (burn-ndarray, the fallback without WebGPU)'} · ${backboneLine(message.inspection.backbone)} · budget ${count(live.budget)}${gpu && !state.gpuWarm ? ' · the first steps compile GPU shaders, which takes a while on a software adapter' : ''}`;
         root.dataset.search = 'running';
         break;
       }
       case 'step': {
+        if (live.backend === 'wgpu') state.gpuWarm = true;
         const x = message.step + 1;
         if (message.weight_loss != null) live.loss.push([x, message.weight_loss]);
         if (message.expected_params != null) live.expected.push([x, message.expected_params]);
         live.steps = x;
+        live.stepMs.push(message.ms);
         drawStats(message);
         drawCharts();
         break;
@@ -259,7 +282,8 @@ export function setupExplore(root) {
         const inspection = message.inspection;
         map.show(resultStates(inspection));
         const kept = inspection.slots.filter((x) => x.on).length;
-        status.textContent = `${message.stopped ? 'Stopped' : 'Done'} after ${count(live.steps || 0)} steps · ${kept} modules, ${count(inspection.trainable_params)} trainable parameters of a budget of ${count(inspection.budget_params)}`;
+        status.textContent = `${message.stopped ? 'Stopped' : 'Done'} after ${count(live.steps || 0)} steps · ${kept} modules, ${count(inspection.trainable_params)} trainable parameters of a budget of ${count(inspection.budget_params)}${stepTimes(live.stepMs)}`;
+        status.dataset.stepMs = (live.stepMs || []).map(Math.round).join(' ');
         const link = (name, text) =>
           h('a', { class: 'button', download: name, href: URL.createObjectURL(new Blob([text], { type: 'application/json' })), text: `Save ${name}`, 'data-testid': `save-${name}` });
         const open = h('button', {
@@ -286,6 +310,16 @@ export function setupExplore(root) {
         fail(message.message);
         status.textContent = 'The search stopped with an error.';
         root.dataset.search = 'failed';
+        // A wasm instance that failed may be left in any state: start afresh next time.
+        if (state.worker) state.worker.terminate();
+        state.worker = null;
+        state.gpuWarm = false;
+        if (message.webgpuFailed) {
+          state.backend = { backend: 'cpu', detail: 'WebGPU could not be set up.' };
+          backendBox.textContent = describeBackend(state.backend);
+          backendBox.className = 'backend cpu';
+          backendBox.dataset.backend = 'cpu';
+        }
         finish();
         break;
       default:
@@ -293,9 +327,9 @@ export function setupExplore(root) {
     }
   }
 
+  // The worker stays for the next search: its wasm module, and on WebGPU its
+  // device and compiled shaders, are ready then.
   function finish() {
-    if (state.worker) state.worker.terminate();
-    state.worker = null;
     start.disabled = !state.searchAvailable;
     stopButton.disabled = true;
   }
@@ -348,12 +382,15 @@ export function setupExplore(root) {
       start.disabled = true;
       stopButton.disabled = false;
       status.textContent = 'Loading the model…';
-      const worker = new Worker(new URL('./search-worker.js', import.meta.url), { type: 'module' });
-      state.worker = worker;
-      worker.onmessage = (m) => onMessage(m.data);
-      worker.onerror = (m) => onMessage({ type: 'error', message: m.message || 'the search worker failed' });
+      if (!state.worker) {
+        const worker = new Worker(new URL('./search-worker.js', import.meta.url), { type: 'module' });
+        worker.onmessage = (m) => onMessage(m.data);
+        worker.onerror = (m) => onMessage({ type: 'error', message: m.message || 'the search worker failed' });
+        state.worker = worker;
+      }
       clear($('search-result'));
-      worker.postMessage({ type: 'start', files, task, settings }, Object.values(files));
+      $('search-backend').hidden = true;
+      state.worker.postMessage({ type: 'start', backend: state.backend.backend, files, task, settings }, Object.values(files));
     } catch (err) {
       fail(err.message || String(err));
       finish();

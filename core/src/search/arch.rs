@@ -62,33 +62,24 @@ impl<B: Backend> ArchLogits<B> {
         l1(self.binary_logits.val()).add(l1(self.rank_logits.val()))
     }
 
-    /// Copies both logit tensors to the host (a synchronous read: on WebGPU use
-    /// [`ArchLogits::snapshot_async`]).
-    pub fn snapshot(&self) -> crate::Result<ArchSnapshot> {
-        let binary = read_f32(self.binary_logits.val().into_data())?;
-        let rank = read_f32(self.rank_logits.val().into_data())?;
-        Ok(ArchSnapshot::new(binary, rank, self.rank_logits.dims()[1]))
-    }
-
-    /// [`ArchLogits::snapshot`] for backends whose reads must be awaited.
+    /// Copies both logit tensors to the host in one awaited read (WebGPU
+    /// forbids synchronous reads).
     pub async fn snapshot_async(&self) -> crate::Result<ArchSnapshot> {
-        let binary = self.binary_logits.val().into_data_async().await;
-        let rank = self.rank_logits.val().into_data_async().await;
-        let binary = read_f32(binary.map_err(|e| Error::TensorRead(format!("{e:?}")))?)?;
-        let rank = read_f32(rank.map_err(|e| Error::TensorRead(format!("{e:?}")))?)?;
+        let parts = super::read::read_parts(vec![
+            super::read::flat(self.binary_logits.val()),
+            super::read::flat(self.rank_logits.val()),
+        ])
+        .await?;
+        let [binary, rank]: [Vec<f32>; 2] = parts
+            .try_into()
+            .map_err(|_| Error::TensorRead("the logits came back in pieces".into()))?;
         Ok(ArchSnapshot::new(binary, rank, self.rank_logits.dims()[1]))
     }
-}
-
-/// The values of tensor data read back from a device, as f32.
-pub(crate) fn read_f32(data: burn::tensor::TensorData) -> crate::Result<Vec<f32>> {
-    data.to_vec::<f32>()
-        .map_err(|e| Error::TensorRead(format!("{e:?}")))
 }
 
 /// α and β on the host, for the bookkeeping of §6 (expected sizes, the
 /// dimension window, the discrete result).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ArchSnapshot {
     binary: Vec<f32>,
     rank: Vec<f32>,
@@ -188,7 +179,7 @@ mod tests {
         let arch = ArchLogitsConfig::new(400, 300, 3).init::<B>(&device);
         assert_eq!(arch.binary_logits.dims(), [400, 2]);
         assert_eq!(arch.rank_logits.dims(), [300, 3]);
-        let snap = arch.snapshot().unwrap();
+        let snap = futures_lite::future::block_on(arch.snapshot_async()).unwrap();
         let all: Vec<f32> = snap.binary.iter().chain(&snap.rank).copied().collect();
         let n = all.len() as f64;
         let mean = all.iter().map(|&v| v as f64).sum::<f64>() / n;

@@ -5,19 +5,24 @@
 //! logits are separate modules with their own optimisers (AdamW and Adam), and
 //! the model is anything that implements [`SearchModel`].
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamW, GradientsParams, Optimizer};
-use burn::tensor::{backend::AutodiffBackend, ElementConversion, Tensor};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder as _, RecorderError};
+use burn::tensor::{backend::AutodiffBackend, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::arch::{read_f32, ArchLogits, ArchLogitsConfig};
-use super::config::{SearchConfig, SearchMode};
+use super::arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
+use super::checkpoint::{decode, encode, load_params, trainable_params, SearchCheckpoint};
+use super::config::{Sampling, SearchConfig, SearchMode};
 use super::discretise::{discretise, DiscreteArchitecture};
 use super::gumbel::temperature;
+use super::noise::NoiseRng;
 use super::optim::{arch_optimizer, clip_global_norm, linear_decay, weight_optimizer};
-use super::sample::{draw, ArchSample, SampleSpec};
+use super::read::{flat, read_parts, read_values};
+use super::sample::{draw_with_noise, ArchSample, SampleSpec};
 use super::selector::BudgetSelector;
-use super::sensitivity::saliency_pairs;
+use super::sensitivity::{pairs_from_rows, saliency_statistics};
 use super::slots::SearchSlots;
 use super::state::SelectionState;
 use super::trace::{EpochReport, SearchEvent};
@@ -63,6 +68,26 @@ pub struct BilevelSearch<B: AutodiffBackend, M: SearchModel<B>> {
     total_weight_steps: usize,
     events: Vec<SearchEvent>,
     stopped_early: bool,
+    /// The logits as read at the last weight step (with selection on).
+    last_snapshot: Option<ArchSnapshot>,
+    /// The trigger's mean cosine at the last weight step, when it checked.
+    last_trigger_cosine: Option<f64>,
+    /// The generator of the Gumbel noise.
+    noise: NoiseRng,
+}
+
+/// The host side of a running search, as a checkpoint keeps it.
+#[derive(Serialize, Deserialize)]
+struct LoopState {
+    clock: super::stage::StageClock,
+    selector: Option<BudgetSelector>,
+    weight_steps: usize,
+    total_weight_steps: usize,
+    events: Vec<SearchEvent>,
+    stopped_early: bool,
+    last_snapshot: Option<ArchSnapshot>,
+    last_trigger_cosine: Option<f64>,
+    noise: NoiseRng,
 }
 
 impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
@@ -87,6 +112,10 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         let arch = ArchLogitsConfig::new(slots.len(), slots.ranked_len(), slots.candidates())
             .with_init_std(config.init_std)
             .init(device);
+        // Drawn now rather than at first use: in burn 0.21 every clone of a
+        // lazily initialised parameter draws its own values, so a checkpoint
+        // (which clones) would otherwise hold other logits than the search uses.
+        let _ = (arch.binary_logits.val(), arch.rank_logits.val());
         let selector = config.selection.clone().map(|selection| {
             BudgetSelector::new(
                 &slots,
@@ -95,6 +124,7 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
                 config.mode == SearchMode::NoIter,
             )
         });
+        let noise = NoiseRng::new(config.seed);
         Ok(BilevelSearch {
             weight_optim: weight_optimizer(&config).init(),
             arch_optim: arch_optimizer(&config).init(),
@@ -110,12 +140,20 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             weight_steps: 0,
             events: Vec::new(),
             stopped_early: false,
+            last_snapshot: None,
+            last_trigger_cosine: None,
+            noise,
         })
     }
 
     /// The model being searched.
     pub fn model(&self) -> &M {
         &self.model
+    }
+
+    /// The configuration the search runs with.
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
     }
 
     /// The architecture logits.
@@ -145,15 +183,28 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         self.stopped_early
     }
 
-    /// A sample of `stage` at the epoch's temperature under the current decisions.
-    fn sample(&self, stage: super::stage::Stage, epoch: usize) -> ArchSample<B> {
+    /// A sample of `stage` at the epoch's temperature under the current
+    /// decisions, with Gumbel noise from the search's own generator (drawn for
+    /// α and β every time, so the stream does not depend on the stage).
+    fn sample(&mut self, stage: super::stage::Stage, epoch: usize) -> ArchSample<B> {
         let spec = SampleSpec {
             stage,
             sampling: self.config.sampling,
             tau: self.tau(epoch),
             mode: self.config.mode,
         };
-        draw(&self.arch, &self.slots, self.state(), spec)
+        let noise = match self.config.sampling {
+            Sampling::Gumbel => {
+                let device = self.arch.binary_logits.val().device();
+                let alpha = self.noise.gumbel(self.slots.len(), 2, &device);
+                let beta =
+                    self.noise
+                        .gumbel(self.slots.ranked_len(), self.slots.candidates(), &device);
+                Some((alpha, beta))
+            }
+            Sampling::Softmax => None,
+        };
+        draw_with_noise(&self.arch, &self.slots, self.state(), spec, noise)
     }
 
     /// Records a batch skipped for its non-finite loss (§5: not applied).
@@ -177,21 +228,24 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
     /// One architecture step: a sample of the current stage, the task loss of
     /// `batch` plus the logits' regulariser, and Adam on the logits. Returns
     /// the task loss, or `None` when it was not finite and the step was skipped.
-    pub fn arch_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
+    ///
+    /// Its one host read (the loss, to skip a non-finite batch) is awaited and
+    /// comes after the backward pass, so the device is not stalled in between.
+    pub async fn arch_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
         let sample = self.sample(self.clock.arch_stage(epoch), epoch);
         let task = self.model.loss(batch, &sample);
         self.clock.advance();
-        let task_value = read_scalar(task.clone())?;
-        if !task_value.is_finite() {
-            self.skip(epoch, true);
-            return Ok(None);
-        }
-        let loss = task.add(
+        let loss = task.clone().add(
             self.arch
                 .regulariser()
                 .mul_scalar(self.config.arch_regulariser),
         );
         let mut grads = loss.backward();
+        let task_value = first_value(read_values(task.inner()).await?)?;
+        if !task_value.is_finite() {
+            self.skip(epoch, true);
+            return Ok(None);
+        }
         if self.selector.is_some() {
             self.pending_val = Some(self.model.saliency(&grads));
         }
@@ -206,20 +260,35 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
     /// global-norm clipping and AdamW on the model at the decayed learning rate,
     /// then the selector's bookkeeping. Returns the loss, or `None` when it was
     /// not finite and the batch was skipped.
-    pub fn weight_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
+    ///
+    /// The loss, the selector's statistics and the logits come back in one
+    /// awaited read; clipping stays on the device.
+    pub async fn weight_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
         let sample = self.sample(self.clock.weight_stage(), epoch);
         let loss = self.model.loss(batch, &sample);
-        let value = read_scalar(loss.clone())?;
+        let mut grads = loss.clone().backward();
+        let val = self.pending_val.take();
+        let statistics = match (&self.selector, &val) {
+            (Some(_), Some(v)) => Some(saliency_statistics(&self.model.saliency(&grads), v)?),
+            _ => None,
+        };
+        let mut parts = vec![loss.inner()];
+        if self.selector.is_some() {
+            parts.push(flat(self.arch.binary_logits.val().inner()));
+            parts.push(flat(self.arch.rank_logits.val().inner()));
+            if let Some(statistics) = statistics {
+                parts.push(flat(statistics));
+            }
+        }
+        let mut values = read_parts(parts).await?.into_iter();
+        let value = first_value(values.next().unwrap_or_default())?;
         if !value.is_finite() {
+            // As if the batch never came: the pending validation gradient waits
+            // for the next weight step.
+            self.pending_val = val;
             self.skip(epoch, false);
             return Ok(None);
         }
-        let mut grads = loss.backward();
-        let val = self.pending_val.take();
-        let train = match (&self.selector, &val) {
-            (Some(_), Some(_)) => Some(self.model.saliency(&grads)),
-            _ => None,
-        };
         let mut model_grads = GradientsParams::from_module(&mut grads, &self.model);
         if let Some(max_norm) = self.config.clip_grad_norm {
             clip_global_norm(&self.model, &mut model_grads, max_norm);
@@ -233,13 +302,15 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         self.weight_steps += 1;
 
         if let Some(selector) = self.selector.as_mut() {
-            let pairs = match (train, val) {
-                (Some(t), Some(v)) => Some(saliency_pairs(&t, &v)?),
-                _ => None,
-            };
-            let snapshot = self.arch.snapshot()?;
+            let (binary, rank) = (
+                values.next().unwrap_or_default(),
+                values.next().unwrap_or_default(),
+            );
+            let snapshot = ArchSnapshot::new(binary, rank, self.slots.candidates());
+            let pairs = values.next().map(|rows| pairs_from_rows(&rows));
             let report =
                 selector.after_weight_step(&self.slots, epoch, &snapshot, pairs.as_deref());
+            self.last_trigger_cosine = report.trigger_cosine;
             if let Some(step) = report.selection {
                 let name = |m: usize| self.slots.slots()[m].name.clone();
                 let pruned_names = step.pruned.iter().map(|&m| name(m)).collect();
@@ -264,14 +335,55 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
                     weight_step: self.weight_steps,
                 });
             }
+            self.last_snapshot = Some(snapshot);
         }
         Ok(Some(value))
+    }
+
+    /// One iteration of the loop (§5): an architecture step on `arch_batch`,
+    /// then a weight step on `weight_batch`, at a 0-based `epoch`. This is the
+    /// call a driver makes per batch, natively or in the browser:
+    ///
+    /// ```ignore
+    /// let outcome = search.step(&arch_batch, &weight_batch, epoch).await?;
+    /// if search.stopped_early() { /* done: search.finish().await */ }
+    /// ```
+    ///
+    /// Every host read inside is awaited (`into_data_async`), so it runs on
+    /// WebGPU; natively, drive it with any `block_on`.
+    pub async fn step(
+        &mut self,
+        arch_batch: &M::Batch,
+        weight_batch: &M::Batch,
+        epoch: usize,
+    ) -> Result<StepOutcome> {
+        let arch_loss = self.arch_step(arch_batch, epoch).await?;
+        let weight_loss = self.weight_step(weight_batch, epoch).await?;
+        Ok(StepOutcome {
+            epoch,
+            tau: self.tau(epoch),
+            arch_loss,
+            weight_loss,
+            expected_params: self.expected_params(),
+            trigger_cosine: self.last_trigger_cosine,
+            live_modules: self.state().live_count(),
+            fixed_ranks: self.state().fixed_rank.iter().flatten().count(),
+            remaining_selection_steps: self.selector.as_ref().map(|s| s.state().remaining_steps),
+        })
+    }
+
+    /// E, the expected trainable parameters under the logits of the last
+    /// weight step and the decisions now (with selection on, after a step).
+    pub fn expected_params(&self) -> Option<f64> {
+        let selector = self.selector.as_ref()?;
+        let snapshot = self.last_snapshot.as_ref()?;
+        Some(selector.expectation(&self.slots, snapshot).total)
     }
 
     /// One epoch: for every weight batch, an architecture step on the next
     /// architecture batch (cycling from the first each epoch, as the reference)
     /// and a weight step. Ends early when the search stops.
-    pub fn run_epoch<I>(
+    pub async fn run_epoch<I>(
         &mut self,
         epoch: usize,
         weight_batches: I,
@@ -291,20 +403,25 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             if self.stopped_early {
                 break;
             }
-            if let Some(loss) = self.arch_step(&arch_batches[i % arch_batches.len()], epoch)? {
+            let outcome = self
+                .step(&arch_batches[i % arch_batches.len()], &batch, epoch)
+                .await?;
+            if let Some(loss) = outcome.arch_loss {
                 arch_sum += loss;
                 arch_n += 1;
             }
-            if let Some(loss) = self.weight_step(&batch, epoch)? {
+            if let Some(loss) = outcome.weight_loss {
                 weight_sum += loss;
                 weight_n += 1;
             }
         }
         let (expected_params, remaining_steps) = match &self.selector {
             Some(selector) => {
-                let snapshot = self.arch.snapshot()?;
+                if self.last_snapshot.is_none() {
+                    self.last_snapshot = Some(self.arch.snapshot_async().await?);
+                }
                 (
-                    Some(selector.expectation(&self.slots, &snapshot).total),
+                    self.expected_params(),
                     Some(selector.state().remaining_steps),
                 )
             }
@@ -325,7 +442,7 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
 
     /// Runs up to the configured epochs, asking `weight_batches` for each
     /// epoch's (shuffled) weight batches; stops after the last selection step.
-    pub fn run<I, F>(
+    pub async fn run<I, F>(
         &mut self,
         mut weight_batches: F,
         arch_batches: &[M::Batch],
@@ -339,14 +456,109 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             if self.stopped_early {
                 break;
             }
-            reports.push(self.run_epoch(epoch, weight_batches(epoch), arch_batches)?);
+            reports.push(
+                self.run_epoch(epoch, weight_batches(epoch), arch_batches)
+                    .await?,
+            );
         }
         Ok(reports)
     }
 
+    /// Saves the search between two iterations (after [`Self::step`]); see
+    /// [`super::checkpoint`]. The trainable weights are read with one awaited
+    /// read; the optimiser records go through burn's recorder, which reads
+    /// synchronously: checkpoints are for native runs.
+    pub async fn checkpoint(&self) -> Result<SearchCheckpoint> {
+        let state = LoopState {
+            clock: self.clock.clone(),
+            selector: self.selector.clone(),
+            weight_steps: self.weight_steps,
+            total_weight_steps: self.total_weight_steps,
+            events: self.events.clone(),
+            stopped_early: self.stopped_early,
+            last_snapshot: self.last_snapshot.clone(),
+            last_trigger_cosine: self.last_trigger_cosine,
+            noise: self.noise.clone(),
+        };
+        let params = trainable_params(&self.model).await?;
+        let recorder = Recorder::default();
+        let record = |what: &str, bytes: std::result::Result<Vec<u8>, RecorderError>| {
+            bytes.map_err(|e| Error::InvalidInput(format!("cannot record the {what}: {e}")))
+        };
+        Ok(SearchCheckpoint::new(
+            self.config.clone(),
+            self.slots.clone(),
+            encode(&state)?,
+            params,
+            record(
+                "logits",
+                recorder.record(self.arch.clone().into_record(), ()),
+            )?,
+            record(
+                "weight optimiser",
+                recorder.record(self.weight_optim.to_record(), ()),
+            )?,
+            record(
+                "architecture optimiser",
+                recorder.record(self.arch_optim.to_record(), ()),
+            )?,
+        ))
+    }
+
+    /// Continues a search from `checkpoint`: `model` is built as for
+    /// [`Self::new`] (same backbone, space and head), `slots` and `config`
+    /// must be those the checkpoint was made with.
+    pub fn resume(
+        model: M,
+        slots: SearchSlots,
+        config: SearchConfig,
+        checkpoint: &SearchCheckpoint,
+        device: &B::Device,
+    ) -> Result<Self> {
+        if checkpoint.slots != slots {
+            return Err(Error::InvalidInput(
+                "the checkpoint was made over other slots (another model, space or ranks)".into(),
+            ));
+        }
+        if checkpoint.config != config {
+            return Err(Error::InvalidInput(
+                "the checkpoint was made with another search configuration".into(),
+            ));
+        }
+        let mut search = Self::new(model, slots, config, 1, device)?;
+        let state: LoopState = decode(&checkpoint.state)?;
+        search.model = load_params(search.model, &checkpoint.params, device)?;
+        let recorder = Recorder::default();
+        let damaged = |what: &str, e: RecorderError| {
+            Error::InvalidInput(format!("the checkpoint's {what} record is damaged: {e}"))
+        };
+        let arch = recorder
+            .load(checkpoint.arch.clone(), device)
+            .map_err(|e| damaged("logits", e))?;
+        search.arch = search.arch.load_record(arch);
+        let weight = recorder
+            .load(checkpoint.weight_optim.clone(), device)
+            .map_err(|e| damaged("weight optimiser", e))?;
+        search.weight_optim = search.weight_optim.load_record(weight);
+        let arch_optim = recorder
+            .load(checkpoint.arch_optim.clone(), device)
+            .map_err(|e| damaged("architecture optimiser", e))?;
+        search.arch_optim = search.arch_optim.load_record(arch_optim);
+        search.clock = state.clock;
+        search.selector = state.selector;
+        search.weight_steps = state.weight_steps;
+        search.total_weight_steps = state.total_weight_steps;
+        search.events = state.events;
+        search.stopped_early = state.stopped_early;
+        search.last_snapshot = state.last_snapshot;
+        search.last_trigger_cosine = state.last_trigger_cosine;
+        search.noise = state.noise;
+        Ok(search)
+    }
+
     /// The discrete architecture the search has arrived at (§6.5).
-    pub fn architecture(&self) -> Result<DiscreteArchitecture> {
-        let snapshot = self.arch.snapshot()?;
+    pub async fn architecture(&self) -> Result<DiscreteArchitecture> {
+        let snapshot = self.arch.snapshot_async().await?;
         let sensitivities = self.selector.as_ref().and_then(|s| s.sensitivities());
         Ok(discretise(
             &self.slots,
@@ -360,15 +572,41 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
     }
 
     /// Ends the search: the model, the logits and the discrete architecture.
-    pub fn finish(self) -> Result<(M, ArchLogits<B>, DiscreteArchitecture)> {
-        let architecture = self.architecture()?;
+    pub async fn finish(self) -> Result<(M, ArchLogits<B>, DiscreteArchitecture)> {
+        let architecture = self.architecture().await?;
         Ok((self.model, self.arch, architecture))
     }
 }
 
-fn read_scalar<B: AutodiffBackend>(loss: Tensor<B, 1>) -> Result<f64> {
-    read_f32(loss.into_data())?
+/// Checkpoint records: named MessagePack, f32 kept exactly.
+type Recorder = NamedMpkBytesRecorder<FullPrecisionSettings>;
+
+/// The first value of a read-back loss.
+fn first_value(values: Vec<f32>) -> Result<f64> {
+    values
         .first()
-        .map(|v| v.elem::<f64>())
+        .map(|&v| v as f64)
         .ok_or_else(|| Error::InvalidInput("the model's loss is an empty tensor".into()))
+}
+
+/// What one iteration of the loop did ([`BilevelSearch::step`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepOutcome {
+    pub epoch: usize,
+    /// Gumbel temperature of the epoch.
+    pub tau: f64,
+    /// Task loss of the architecture step; `None` when it was skipped (not finite).
+    pub arch_loss: Option<f64>,
+    /// Loss of the weight step; `None` when it was skipped.
+    pub weight_loss: Option<f64>,
+    /// E after the step (with selection on).
+    pub expected_params: Option<f64>,
+    /// Mean cosine of the trigger's check at this step, when one was made.
+    pub trigger_cosine: Option<f64>,
+    /// Slots not pruned.
+    pub live_modules: usize,
+    /// Ranked slots whose rank is fixed.
+    pub fixed_ranks: usize,
+    /// T after the step (with selection on).
+    pub remaining_selection_steps: Option<usize>,
 }

@@ -147,6 +147,10 @@ pub struct SearchConfig {
     /// Budget-guided early selection; `None` runs the plain bi-level search.
     #[config(default = "Some(SelectionConfig::new())")]
     pub selection: Option<SelectionConfig>,
+    /// Seed of the search's Gumbel noise (drawn on the host, so a seed gives
+    /// the same samples on every backend and after a resume).
+    #[config(default = 0)]
+    pub seed: u64,
 }
 
 impl SearchConfig {

@@ -13,7 +13,7 @@ use super::slots::SearchSlots;
 use super::state::SelectionState;
 
 /// β over the steps since the last selection step.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RankWindow {
     count: usize,
     mean: Vec<f64>,

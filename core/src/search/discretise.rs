@@ -68,7 +68,12 @@ pub fn discretise(
         Some(row) => slots.params_at(m, rank_choice[row]),
         None => slots.params_at(m, 0),
     };
-    let mut total: u64 = (0..slots.len()).filter(|&m| on[m]).map(params).sum();
+    // Shared parts (the prefix trunk) count once, as soon as one member is on.
+    let total_of = |on: &[bool]| -> u64 {
+        (0..slots.len()).filter(|&m| on[m]).map(params).sum::<u64>()
+            + slots.shared_params(on, &rank_choice)
+    };
+    let mut total = total_of(&on);
     let mut trimmed = Vec::new();
     if total > budget_params {
         let key: Vec<f64> = match priority {
@@ -84,7 +89,7 @@ pub fn discretise(
                 break;
             }
             on[m] = false;
-            total -= params(m);
+            total = total_of(&on);
             trimmed.push(slots.slots()[m].name.clone());
         }
     }
@@ -112,7 +117,7 @@ pub fn discretise(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::slots::SearchSlot;
+    use crate::search::slots::{SearchSlot, SharedCost};
 
     fn slots() -> SearchSlots {
         SearchSlots::new(
@@ -208,5 +213,61 @@ mod tests {
         assert_eq!(d.on, vec![false, true, true]);
         assert_eq!(d.modules[1].rank, Some(4));
         assert_eq!(d.trainable_params, 6 + 12);
+    }
+
+    #[test]
+    fn shared_parameters_count_once_and_can_force_a_trim() {
+        // A trunk shared by a and c: 7 params when the larger chosen
+        // candidate is rank 1, 20 when it is rank 4.
+        let slots = slots()
+            .with_shared(vec![SharedCost {
+                name: "trunk".into(),
+                members: vec![0, 2],
+                params_by_candidate: vec![7, 20],
+            }])
+            .unwrap();
+        let state = SelectionState::new(&slots, 5);
+        // a (rank 4, 40) + c (rank 1, 3) + trunk at rank 4 (20) = 63.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            false,
+            SearchMode::Iterative,
+            None,
+            100,
+        );
+        assert_eq!(d.trainable_params, 63);
+        // Budget 45: without the trunk 43 would fit; with it, c (least
+        // priority) goes first, 60 is still over, then a goes too: 0.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            false,
+            SearchMode::Iterative,
+            Some(&[0.9, 0.5, 0.1]),
+            45,
+        );
+        assert_eq!(d.trimmed, vec!["c".to_string(), "a".to_string()]);
+        assert_eq!(d.trainable_params, 0);
+        // Budget 60: dropping c alone leaves a + trunk = 60.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            false,
+            SearchMode::Iterative,
+            Some(&[0.9, 0.5, 0.1]),
+            60,
+        );
+        assert_eq!(d.on, vec![true, false, false]);
+        assert_eq!(d.trainable_params, 60);
+        // The entangled space repeats the first count for the new rank 0.
+        let zero = slots.with_zero_rank().unwrap();
+        let on = [true, false, true];
+        assert_eq!(zero.shared_params(&on, &[1, 1]), 7);
+        assert_eq!(zero.shared_params(&on, &[2, 0]), 20);
+        assert_eq!(zero.shared_params(&[false, true, false], &[2, 2]), 0);
     }
 }

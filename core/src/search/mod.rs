@@ -7,18 +7,22 @@
 //! The search knows a search space only as [`SearchSlots`] (per slot: rank
 //! searchable or on/off, and its parameter count per rank) and drives any
 //! model through [`SearchModel`]: a loss under an [`ArchSample`], and each
-//! slot's θ ⊙ ∇θ. Everything host-side (§6) is plain Rust on snapshots, so an
-//! async driver (the browser) can reuse it.
+//! slot's θ ⊙ ∇θ. Everything host-side (§6) is plain Rust on snapshots. The
+//! loop's few host reads are all awaited ([`read`]), so the very same
+//! [`BilevelSearch::step`] runs natively (under any `block_on`) and on WebGPU.
 
 pub mod arch;
 pub mod bilevel;
 pub mod budget;
+pub mod checkpoint;
 pub mod config;
 pub mod dimension_selection;
 pub mod discretise;
 pub mod gumbel;
 pub mod module_selection;
+pub mod noise;
 pub mod optim;
+pub mod read;
 pub mod sample;
 pub mod selector;
 pub mod sensitivity;
@@ -29,8 +33,9 @@ pub mod trace;
 pub mod trigger;
 
 pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
-pub use bilevel::{BilevelSearch, SearchModel};
+pub use bilevel::{BilevelSearch, SearchModel, StepOutcome};
 pub use budget::{budget_from_percent, expected_params, Expectation};
+pub use checkpoint::SearchCheckpoint;
 pub use config::{
     Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,
 };
@@ -38,7 +43,7 @@ pub use discretise::{DiscreteArchitecture, ModuleChoice};
 pub use sample::{ArchSample, SampleSpec};
 pub use selector::{BudgetSelector, SelectionStep, StepReport};
 pub use sensitivity::SaliencyPair;
-pub use slots::{SearchSlot, SearchSlots, SlotCost};
+pub use slots::{SearchSlot, SearchSlots, SharedCost, SlotCost};
 pub use stage::{Stage, StageClock};
 pub use state::SelectionState;
 pub use trace::{EpochReport, SearchEvent};

@@ -18,7 +18,7 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use super::arch::ArchLogits;
 use super::config::{Sampling, SearchMode};
-use super::gumbel::{hard_gumbel_softmax, one_hot_argmax, relaxed};
+use super::gumbel::{hard_gumbel_softmax, hard_gumbel_softmax_with_noise, one_hot_argmax, relaxed};
 use super::slots::SearchSlots;
 use super::stage::Stage;
 use super::state::SelectionState;
@@ -59,17 +59,35 @@ pub fn draw<B: Backend>(
     state: &SelectionState,
     spec: SampleSpec,
 ) -> ArchSample<B> {
+    draw_with_noise(arch, slots, state, spec, None)
+}
+
+/// [`draw`] with given Gumbel noise for α and β (`[slots, 2]` and
+/// `[ranked_slots, candidates]`), as the search draws it from its own
+/// generator; `None` takes the backend's.
+pub fn draw_with_noise<B: Backend>(
+    arch: &ArchLogits<B>,
+    slots: &SearchSlots,
+    state: &SelectionState,
+    spec: SampleSpec,
+    noise: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
+) -> ArchSample<B> {
     let alpha = arch.binary_logits.val();
     let beta = arch.rank_logits.val();
     let device = alpha.device();
-    let sample = |logits: Tensor<B, 2>| match spec.sampling {
-        Sampling::Gumbel => hard_gumbel_softmax(logits, spec.tau),
-        Sampling::Softmax => relaxed(logits),
+    let (alpha_noise, beta_noise) = match noise {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
+    let sample = |logits: Tensor<B, 2>, noise: Option<Tensor<B, 2>>| match (spec.sampling, noise) {
+        (Sampling::Gumbel, Some(g)) => hard_gumbel_softmax_with_noise(logits, g, spec.tau),
+        (Sampling::Gumbel, None) => hard_gumbel_softmax(logits, spec.tau),
+        (Sampling::Softmax, _) => relaxed(logits),
     };
     let n = slots.len();
     let on_of = |pairs: Tensor<B, 2>| pairs.narrow(1, 1, 1).reshape([n]);
 
-    let binary = sample(alpha.clone());
+    let binary = sample(alpha.clone(), alpha_noise);
     let searched_on = on_of(binary.clone());
     let ranked = ranked_mask::<B>(slots, &device);
     let unranked = ranked.clone().neg().add_scalar(1.0);
@@ -93,7 +111,7 @@ pub fn draw<B: Backend>(
 
     let free_ranks = match spec.stage {
         Stage::Binary => one_hot_argmax(beta.detach()),
-        Stage::Dimension | Stage::Entangled => sample(beta),
+        Stage::Dimension | Stage::Entangled => sample(beta, beta_noise),
     };
     let rank_weights = hold_fixed_ranks(free_ranks, slots, state);
     ArchSample {

@@ -42,7 +42,7 @@ pub struct StepReport {
 }
 
 /// Sensitivities, trigger history, dimension window and decisions.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BudgetSelector {
     config: SelectionConfig,
     budget: f64,

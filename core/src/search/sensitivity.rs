@@ -16,8 +16,8 @@
 
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::arch::read_f32;
 use super::config::{Criterion, SelectionConfig, SensitivityForm};
+use super::read::read_values;
 use super::slots::SearchSlots;
 use crate::error::{Error, Result};
 
@@ -94,12 +94,12 @@ pub fn saliency_statistics<B: Backend>(
     Ok(Tensor::stack(rows, 0))
 }
 
-/// Reads [`saliency_statistics`] back as pairs (a synchronous read).
-pub fn saliency_pairs<B: Backend>(
+/// Reads [`saliency_statistics`] back as pairs (one awaited read).
+pub async fn saliency_pairs<B: Backend>(
     train: &[Tensor<B, 1>],
     val: &[Tensor<B, 1>],
 ) -> Result<Vec<SaliencyPair>> {
-    let values = read_f32(saliency_statistics(train, val)?.into_data())?;
+    let values = read_values(saliency_statistics(train, val)?).await?;
     Ok(pairs_from_rows(&values))
 }
 
@@ -118,7 +118,7 @@ pub fn pairs_from_rows(values: &[f32]) -> Vec<SaliencyPair> {
 }
 
 /// The smoothed sensitivity of every slot.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SensitivityTracker {
     criterion: Criterion,
     form: SensitivityForm,
@@ -201,7 +201,7 @@ mod tests {
     fn statistics_of_two_slots() {
         let train = [vector(&[1.0, -2.0]), vector(&[0.0, 0.0, 3.0])];
         let val = [vector(&[2.0, 1.0]), vector(&[0.0, 0.0, 0.0])];
-        let pairs = saliency_pairs(&train, &val).unwrap();
+        let pairs = futures_lite::future::block_on(saliency_pairs(&train, &val)).unwrap();
         assert_eq!(
             pairs[0],
             SaliencyPair {
@@ -213,7 +213,7 @@ mod tests {
             }
         );
         assert_eq!(pairs[1].cosine(), 0.0);
-        assert!(saliency_pairs(&train, &val[..1]).is_err());
+        assert!(futures_lite::future::block_on(saliency_pairs(&train, &val[..1])).is_err());
     }
 
     #[test]

@@ -46,6 +46,19 @@ impl SearchSlot {
     }
 }
 
+/// Parameters that several slots share, present once as soon as one of them
+/// is on (the prefix trunk of S2). Its count depends on the largest candidate
+/// index chosen among its members that are on; on/off members count as
+/// candidate 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedCost {
+    pub name: String,
+    /// The slots that need it.
+    pub members: Vec<usize>,
+    /// Its count when the largest chosen candidate index of its members is `c`.
+    pub params_by_candidate: Vec<u64>,
+}
+
 /// All slots of a search, with the candidate ranks they share. Serialises as
 /// `{"ranks": [...], "slots": [...]}` and is checked again when read back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +70,8 @@ pub struct SearchSlots {
     ranked_row: Vec<Option<usize>>,
     /// For every ranked row, its slot.
     ranked_slot: Vec<usize>,
+    /// Parameters shared by groups of slots.
+    shared: Vec<SharedCost>,
 }
 
 /// The serialised form of [`SearchSlots`]: the indexes are derived, not stored.
@@ -64,12 +79,14 @@ pub struct SearchSlots {
 struct SlotList {
     ranks: Vec<usize>,
     slots: Vec<SearchSlot>,
+    #[serde(default)]
+    shared: Vec<SharedCost>,
 }
 
 impl TryFrom<SlotList> for SearchSlots {
     type Error = Error;
     fn try_from(list: SlotList) -> Result<Self> {
-        SearchSlots::new(list.ranks, list.slots)
+        SearchSlots::new(list.ranks, list.slots)?.with_shared(list.shared)
     }
 }
 
@@ -78,6 +95,7 @@ impl From<SearchSlots> for SlotList {
         SlotList {
             ranks: slots.ranks,
             slots: slots.slots,
+            shared: slots.shared,
         }
     }
 }
@@ -134,7 +152,48 @@ impl SearchSlots {
             slots,
             ranked_row,
             ranked_slot,
+            shared: Vec::new(),
         })
+    }
+
+    /// The same slots with parameters shared by groups of them: checked to
+    /// name existing slots and to give one count per candidate.
+    pub fn with_shared(mut self, shared: Vec<SharedCost>) -> Result<Self> {
+        for part in &shared {
+            if let Some(&bad) = part.members.iter().find(|&&m| m >= self.slots.len()) {
+                return Err(Error::InvalidInput(format!(
+                    "shared part `{}` names slot {bad}, but there are {} slots",
+                    part.name,
+                    self.slots.len()
+                )));
+            }
+            if part.params_by_candidate.len() != self.ranks.len() {
+                return Err(Error::InvalidInput(format!(
+                    "shared part `{}` gives {} parameter counts for {} candidate ranks",
+                    part.name,
+                    part.params_by_candidate.len(),
+                    self.ranks.len()
+                )));
+            }
+        }
+        self.shared = shared;
+        Ok(self)
+    }
+
+    /// The shared parameters a selection needs: `on` per slot, the chosen
+    /// candidate index per ranked row.
+    pub fn shared_params(&self, on: &[bool], rank_choice: &[usize]) -> u64 {
+        self.shared
+            .iter()
+            .filter_map(|part| {
+                part.members
+                    .iter()
+                    .filter(|&&m| on[m])
+                    .map(|&m| self.ranked_row[m].map_or(0, |row| rank_choice[row]))
+                    .max()
+                    .map(|c| part.params_by_candidate[c])
+            })
+            .sum()
     }
 
     /// The same slots with rank 0 (zero parameters) prepended to the candidates:
@@ -160,7 +219,19 @@ impl SearchSlots {
                 SlotCost::Fixed(_) => slot.clone(),
             })
             .collect();
-        SearchSlots::new(ranks, slots)
+        // Candidate 0 is now "off" for ranked members; on/off members still
+        // count as the first candidate, so the first count is repeated.
+        let shared = self
+            .shared
+            .iter()
+            .map(|part| SharedCost {
+                params_by_candidate: std::iter::once(part.params_by_candidate[0])
+                    .chain(part.params_by_candidate.iter().copied())
+                    .collect(),
+                ..part.clone()
+            })
+            .collect();
+        SearchSlots::new(ranks, slots)?.with_shared(shared)
     }
 
     /// The candidate ranks.

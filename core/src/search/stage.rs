@@ -18,7 +18,7 @@ pub enum Stage {
 }
 
 /// Decides the stage of each architecture step.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StageClock {
     mode: SearchMode,
     epochs: usize,

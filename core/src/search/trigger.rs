@@ -49,7 +49,7 @@ pub struct TriggerCheck {
 }
 
 /// The history of greedy choices and the firing rule.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Trigger {
     window: usize,
     threshold: f64,

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::data::text2text::{parse_prediction, Prediction};
+use crate::data::tokenize::EncodedTarget;
 use crate::data::{
     collate, plan_batches, BatchOptions, ExampleRef, Formulation, Label, LabelSpace, SplitName,
 };
@@ -26,6 +27,22 @@ use super::task::PreparedTask;
 
 /// Longest label a T5 model may generate, in tokens.
 const MAX_GENERATED_TOKENS: usize = 64;
+
+/// Tokens to generate: as many as the task's longest target (with its EOS),
+/// since decoding runs every step for the whole batch.
+fn generation_length(task: &PreparedTask) -> usize {
+    task.tokenized
+        .parts
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter_map(|item| match &item.target {
+            EncodedTarget::Tokens(ids) => Some(ids.len()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(MAX_GENERATED_TOKENS)
+        .min(MAX_GENERATED_TOKENS)
+}
 
 /// One example's prediction.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -68,6 +85,7 @@ pub fn evaluate_split<B: Backend>(
     // A T5 example is one generation, even where training has one item per answer.
     options.first_item_only = words.is_some();
     let plan = plan_batches(&task.tokenized, examples, &options)?;
+    let max_new_tokens = generation_length(task);
     // Per example: the outputs of its items, by choice.
     let mut outputs: Vec<Vec<(u32, Vec<f32>)>> = vec![Vec::new(); examples.len()];
     let mut generated: Vec<Option<String>> = vec![None; examples.len()];
@@ -80,7 +98,7 @@ pub fn evaluate_split<B: Backend>(
                 let row = values[r * width..(r + 1) * width].to_vec();
                 outputs[position[&item.example]].push((item.choice, row));
             }
-        } else if let (Some(ids), Some(_)) = (model.generate(&batch, MAX_GENERATED_TOKENS), words) {
+        } else if let (Some(ids), Some(_)) = (model.generate(&batch, max_new_tokens), words) {
             let ids = ids?;
             let [rows, len] = ids.dims();
             let values: Vec<i64> = ids
@@ -219,17 +237,10 @@ pub fn evaluate<B: Backend>(spec: &EvalSpec, device: &B::Device) -> Result<Evalu
             spec.task.name()
         )));
     }
-    let backbone = super::model::Backbone::load(&spec.model_dir)?;
-    backbone.check_config(&trained.peft)?;
-    let tokenizer = backbone.files.require_tokenizer()?;
+    let backbone = super::model::Backbone::load_for(&spec.model_dir, &trained.peft)?;
     let settings = &trained.manifest.settings;
-    let task = PreparedTask::load(
-        &spec.task,
-        &spec.data_dir,
-        tokenizer,
-        &backbone.config,
-        settings,
-    )?;
+    let task = PreparedTask::for_backbone(&spec.task, &spec.data_dir, &backbone, settings)?;
+    let tokenizer = backbone.files.require_tokenizer()?;
     let model = trained.model::<B>(&backbone, &task.data.info.labels, device)?;
     evaluate_split(
         &model,

@@ -6,18 +6,17 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 use crate::backbone::bert::{detect_prefix, BertHead, BertModel};
-use crate::backbone::t5::{seq2seq_loss, T5Model};
+use crate::backbone::t5::T5Model;
 use crate::backbone::{BackboneConfig, Site};
-use crate::data::{LabelSpace, TensorBatch, TensorTargets};
+use crate::data::{LabelSpace, TensorBatch};
 use crate::error::{Error, Result};
 use crate::loader::ModelFiles;
 use crate::peft::PeftModel;
 use crate::peft_config::PeftConfig;
-use crate::task_model::encoder_parts;
+use crate::task_model::{encoder_parts, task_loss};
 
 /// A backbone read from a Hugging Face model directory, with its checkpoint
 /// key prefix (`bert.` for a task checkpoint, "" for a bare encoder and T5),
@@ -41,6 +40,13 @@ impl Backbone {
             prefix,
             files,
         })
+    }
+
+    /// Loads the backbone in `dir` for `peft`, which must have been made for it.
+    pub fn load_for(dir: &Path, peft: &PeftConfig) -> Result<Self> {
+        let backbone = Self::load(dir)?;
+        backbone.check_config(peft)?;
+        Ok(backbone)
     }
 
     /// Site names as the configuration was written with.
@@ -136,42 +142,13 @@ impl<B: Backend> RetrainModel<B> {
         Some(head.forward(hidden, batch.attention_mask.clone()))
     }
 
-    /// The task loss: cross-entropy or MSE on the head, transformers'
-    /// seq2seq loss for T5.
+    /// The task loss (see [`task_loss`]).
     ///
     /// # Shapes
     /// - output: `[1]`
     pub fn loss(&self, batch: &TensorBatch<B>) -> Result<Tensor<B, 1>> {
-        if let Some(logits) = self.logits(batch) {
-            return match &batch.targets {
-                TensorTargets::Classes(classes) => Ok(CrossEntropyLossConfig::new()
-                    .init(&logits.device())
-                    .forward(logits, classes.clone())),
-                TensorTargets::Scores(scores) => {
-                    let [n, _] = logits.dims();
-                    let diff = logits.reshape([n]) - scores.clone();
-                    Ok(diff.powi_scalar(2).mean().reshape([1]))
-                }
-                TensorTargets::Tokens { .. } => {
-                    Err(wrong_targets("an encoder", "classes or scores"))
-                }
-            };
-        }
-        let t5 = self
-            .t5
-            .as_ref()
-            .ok_or_else(|| Error::InvalidInput("the retrain model holds no backbone".into()))?;
-        let TensorTargets::Tokens { ids, mask } = &batch.targets else {
-            return Err(wrong_targets("a T5 model", "target text"));
-        };
-        let labels = ids.clone().mask_fill(mask.clone().equal_elem(0), -100);
-        let logits = t5.forward_teacher_forced(
-            batch.input_ids.clone(),
-            batch.attention_mask.clone(),
-            labels.clone(),
-            &self.trainable.peft,
-        )?;
-        Ok(seq2seq_loss(logits, labels))
+        let encoder = self.bert.as_ref().zip(self.trainable.head.as_ref());
+        task_loss(encoder, self.t5.as_ref(), batch, &self.trainable.peft)
     }
 
     /// Greedy generation for T5 (`None` for encoders).
@@ -191,8 +168,4 @@ impl<B: Backend> RetrainModel<B> {
             &self.trainable.peft,
         ))
     }
-}
-
-fn wrong_targets(model: &str, needs: &str) -> Error {
-    Error::InvalidInput(format!("{model} needs {needs} as targets"))
 }

@@ -31,7 +31,8 @@ use super::model::{Backbone, RetrainModel, Trainable};
 use super::settings::TrainSettings;
 use super::task::PreparedTask;
 use super::trained::{
-    trainable_bytes, Trained, TrainedManifest, CHECKPOINT_FILE, METRICS_FILE, TRAINED_FORMAT,
+    head_outputs, trainable_bytes, Trained, TrainedManifest, CHECKPOINT_FILE, CONFIG_FILE,
+    MANIFEST_FILE, METRICS_FILE, TRAINED_FORMAT, WEIGHTS_FILE,
 };
 
 /// PyTorch's AdamW epsilon (burn's default is 1e-5), as the search uses.
@@ -114,16 +115,9 @@ pub fn retrain<B: AutodiffBackend>(
     let checkpoint_path = spec.out.join(CHECKPOINT_FILE);
     let resumed = check_out_dir(spec)?;
 
-    let backbone = Backbone::load(&spec.model_dir)?;
-    backbone.check_config(&spec.peft)?;
+    let backbone = Backbone::load_for(&spec.model_dir, &spec.peft)?;
+    let task = PreparedTask::for_backbone(&spec.task, &spec.data_dir, &backbone, settings)?;
     let tokenizer = backbone.files.require_tokenizer()?;
-    let task = PreparedTask::load(
-        &spec.task,
-        &spec.data_dir,
-        tokenizer,
-        &backbone.config,
-        settings,
-    )?;
     let info = &task.data.info;
     let metric = info
         .metrics
@@ -218,7 +212,7 @@ pub fn retrain<B: AutodiffBackend>(
             model_type: backbone.config.model_type().into(),
             model_dir: spec.model_dir.display().to_string(),
             key_prefix: backbone.prefix.clone(),
-            head_outputs: model_head_outputs(&backbone, &info.labels),
+            head_outputs: head_outputs(&backbone, &info.labels),
             settings: settings.clone(),
             best_epoch: best.map_or(0, |b| b.epoch),
             best_step: best.map_or(0, |b| b.step),
@@ -366,14 +360,6 @@ pub fn retrain<B: AutodiffBackend>(
     Ok(report)
 }
 
-fn model_head_outputs(backbone: &Backbone, labels: &crate::data::LabelSpace) -> usize {
-    if backbone.config.model_type() == "t5" {
-        0
-    } else {
-        labels.num_outputs()
-    }
-}
-
 /// The optimiser's record as bytes (a trait object keeps the closure above simple).
 trait OptimRecord<B: AutodiffBackend> {
     fn record_bytes(
@@ -424,7 +410,14 @@ fn check_out_dir(spec: &RetrainSpec) -> Result<Option<Checkpoint>> {
             }
         )));
     }
-    for file in [METRICS_FILE, CHECKPOINT_FILE] {
+    // Nothing of the old run may pass for the new one's.
+    for file in [
+        METRICS_FILE,
+        CHECKPOINT_FILE,
+        MANIFEST_FILE,
+        WEIGHTS_FILE,
+        CONFIG_FILE,
+    ] {
         let path = out.join(file);
         if path.exists() {
             std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;

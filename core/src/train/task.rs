@@ -70,6 +70,17 @@ impl PreparedTask {
         })
     }
 
+    /// [`Self::load`] with the tokenizer and config of `backbone`.
+    pub fn for_backbone(
+        source: &TaskSource,
+        dir: &Path,
+        backbone: &super::model::Backbone,
+        settings: &TrainSettings,
+    ) -> Result<Self> {
+        let tokenizer = backbone.files.require_tokenizer()?;
+        Self::load(source, dir, tokenizer, &backbone.config, settings)
+    }
+
     /// The examples of `split` that are scored: evaluation splits are cut
     /// to `max_eval_examples`. An empty split is an error naming it.
     pub fn split(&self, split: SplitName) -> Result<&[ExampleRef]> {

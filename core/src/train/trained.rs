@@ -102,6 +102,14 @@ pub fn load_trainable<B: Backend>(
     Ok(trainable)
 }
 
+/// Outputs of the head a task needs on `backbone` (0 for T5, which has none).
+pub fn head_outputs(backbone: &Backbone, labels: &LabelSpace) -> usize {
+    match backbone.config {
+        crate::backbone::BackboneConfig::T5(_) => 0,
+        crate::backbone::BackboneConfig::Bert(_) => labels.num_outputs(),
+    }
+}
+
 /// A trained result read back.
 pub struct Trained {
     pub manifest: TrainedManifest,
@@ -169,11 +177,7 @@ impl Trained {
                 backbone.config.model_type()
             )));
         }
-        let outputs = if backbone.config.model_type() == "t5" {
-            0
-        } else {
-            labels.num_outputs()
-        };
+        let outputs = head_outputs(backbone, labels);
         if outputs != self.manifest.head_outputs {
             return Err(Error::InvalidInput(format!(
                 "the result's head has {} outputs, the task needs {outputs}",

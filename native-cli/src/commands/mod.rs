@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod baseline;
+pub mod bench;
 pub mod data;
 pub mod experiment;
 pub mod demo;

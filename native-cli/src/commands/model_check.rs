@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use burn::prelude::*;
-use burn::tensor::Int;
 use bipeft_core::backbone::{bert::BertModel, t5::T5Model, BackboneConfig, NoHooks};
 use bipeft_core::loader::{read_config_json, read_tokenizer, ModelFiles, TextTokenizer};
+use burn::prelude::*;
+use burn::tensor::Int;
 
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 
@@ -50,9 +50,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let tokenizer = read_tokenizer(&args.model)?;
     let files = ModelFiles::from_dir(&args.model)?;
     if args.target.is_some() && matches!(config, BackboneConfig::Bert(_)) {
-        anyhow::bail!("--target is for T5 (encoder–decoder) models; {} is an encoder", config.model_type());
+        anyhow::bail!(
+            "--target is for T5 (encoder–decoder) models; {} is an encoder",
+            config.model_type()
+        );
     }
-    let check = with_backend(&args.backend, Check { files: &files, tokenizer: &tokenizer, config: &config, args: &args })?;
+    let check = with_backend(
+        &args.backend,
+        Check {
+            files: &files,
+            tokenizer: &tokenizer,
+            config: &config,
+            args: &args,
+        },
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&check)?);
     } else {
@@ -60,7 +71,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("parameters   {}", check.num_params);
         println!("token ids    {:?}", check.token_ids);
         println!("output       {} {:?}", check.output, check.shape);
-        let first: Vec<String> = check.values.iter().take(6).map(|v| format!("{v:.6}")).collect();
+        let first: Vec<String> = check
+            .values
+            .iter()
+            .take(6)
+            .map(|v| format!("{v:.6}"))
+            .collect();
         println!("first values [{} …]", first.join(", "));
     }
     Ok(())
@@ -79,7 +95,10 @@ impl BackendRun for Check<'_> {
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<ModelCheck> {
         let tokenizer = self.tokenizer;
         let token_ids = tokenizer.encode(&self.args.text)?;
-        anyhow::ensure!(!token_ids.is_empty(), "the tokenizer produced no tokens for --text");
+        anyhow::ensure!(
+            !token_ids.is_empty(),
+            "the tokenizer produced no tokens for --text"
+        );
         let ids = ids_tensor::<B>(&token_ids, &device);
         let mask = Tensor::<B, 2, Int>::ones([1, token_ids.len()], &device);
         let (output, tensor) = match self.config {
@@ -94,7 +113,11 @@ impl BackendRun for Check<'_> {
             }
             BackboneConfig::T5(config) => {
                 let model = T5Model::<B>::from_weights(config, &self.files.weights, &device)?;
-                let target = self.args.target.as_deref().context("T5 models need --target (the decoder text to teacher-force)")?;
+                let target = self
+                    .args
+                    .target
+                    .as_deref()
+                    .context("T5 models need --target (the decoder text to teacher-force)")?;
                 let target_ids = tokenizer.encode(target)?;
                 let vocab = config.vocab_size as u32;
                 if let Some(bad) = token_ids.iter().chain(&target_ids).find(|&&id| id >= vocab) {

@@ -219,7 +219,7 @@ impl BackendRun for Retrain {
             TrainEvent::Checkpoint { .. } => {}
         };
         let report = retrain::<Autodiff<B>>(&self.spec, &device, &mut on_event)?;
-        if let Some(p) = &progress {
+        if let Some(p) = progress.as_mut() {
             p.done();
         }
         Ok(report)

@@ -2,9 +2,9 @@
 //! `RUN_DIR/peft_config.json` (the discrete configuration within the budget)
 //! and `RUN_DIR/search_trace.json` (every step, for replay in a browser).
 //!
-//! The host reads of the loop (loss values, the logits' snapshot) happen in
-//! the search library's two read helpers and in [`step_record`]; nothing
-//! else here reads tensors back.
+//! The loop is the library's async [`BilevelSearch::step`], driven here by a
+//! plain `block_on`: every host read happens inside it, awaited, so the
+//! browser drives the very same code on WebGPU.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -12,27 +12,28 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, Formulation,
-    SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
+    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, CustomKind,
+    CustomTask, Formulation, SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, expected_params, gumbel::temperature, BilevelSearch, Criterion,
-    DiscreteArchitecture, SearchConfig, SearchEvent, SearchMode, SelectionConfig,
+    budget_from_percent, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
+    SearchConfig, SearchEvent, SearchMode, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
-use bipeft_core::task_model::{peft_config_of, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
-use serde::Serialize;
+use futures_lite::future::block_on;
+use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_json_atomic;
+use crate::atomic::{write_atomic, write_json_atomic};
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 use crate::commands::baseline;
-use crate::progress::Progress;
+use crate::progress::ProgressArgs;
 
 /// `--mode`: the search and its ablations, or a hand-made baseline sized to the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -71,26 +72,35 @@ pub enum CriterionArg {
 #[derive(clap::Args)]
 pub struct Args {
     /// Hugging Face model directory (config.json, safetensors, tokenizer.json).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq).
-    #[arg(long)]
-    pub task: String,
-    /// Folder holding the task's files as distributed.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "resume")]
+    pub model: Option<PathBuf>,
+    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq), or a name for
+    /// your own task (with --text-column and --label-column).
+    #[arg(long, required_unless_present = "resume")]
+    pub task: Option<String>,
+    /// Folder holding the task's files as distributed; for your own task a
+    /// folder with train.csv|tsv|jsonl (and optionally dev.*), or one file.
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
     /// Parameter budget: a count (`102600`) or a share of the backbone (`0.0139%`).
-    #[arg(long)]
-    pub budget: String,
+    #[arg(long, required_unless_present = "resume")]
+    pub budget: Option<String>,
     /// `s1`, `s2`, `lora`, or a JSON space file.
     #[arg(long, default_value = "s1")]
     pub space: String,
-    /// Where to write peft_config.json and search_trace.json.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Overwrite a finished run in --out.
+    /// Where to write peft_config.json, search_trace.json and checkpoints.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Overwrite a finished (or unfinished) run in --out.
     #[arg(long)]
     pub force: bool,
+    /// Continue the interrupted search in RUN_DIR from its last checkpoint,
+    /// with the options it was started with.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "task", "data", "budget", "out"])]
+    pub resume: Option<PathBuf>,
+    /// Save a checkpoint every N steps (0: only at the end).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
     /// Maximum search epochs (the search may stop early).
     #[arg(long, default_value_t = 15)]
     pub epochs: usize,
@@ -131,25 +141,30 @@ pub struct Args {
     /// Run the plain bi-level search without budget-guided early selection.
     #[arg(long)]
     pub no_early_selection: bool,
-    /// No progress lines.
+    /// Your own task: a column (JSONL: field) holding input text; repeat for a pair.
+    #[arg(long = "text-column")]
+    pub text_columns: Vec<String>,
+    /// Your own task: the column holding the label.
     #[arg(long)]
-    pub quiet: bool,
+    pub label_column: Option<String>,
+    /// Your own task: the label is a number (regression), not a class.
+    #[arg(long)]
+    pub regression: bool,
+    /// Your own task: the classes in order, comma-separated (default: those in the training file).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
-/// One weight step of the trace.
-#[derive(Serialize)]
+/// One iteration of the trace: its index and what the search reported.
+#[derive(Serialize, Deserialize)]
 struct StepRecord {
-    epoch: usize,
     step: usize,
-    tau: f64,
-    arch_loss: Option<f64>,
-    weight_loss: Option<f64>,
-    expected_params: Option<f64>,
-    live_modules: usize,
-    fixed_ranks: usize,
-    remaining_selection_steps: Option<usize>,
+    #[serde(flatten)]
+    outcome: StepOutcome,
 }
 
 #[derive(Serialize)]
@@ -183,16 +198,182 @@ struct Trace<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let backend = args.backend.clone();
-    with_backend(&backend, Search(args))
+    let job = resolve(args)?;
+    let backend = job.args.backend.clone();
+    with_backend(&backend, Search(job))
 }
 
-struct Search(Args);
+struct Search(Job);
 
 impl BackendRun for Search {
     type Output = ();
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         search::<Autodiff<B>>(self.0, device)
+    }
+}
+
+/// A search to run: the options (a resumed run's as it was started) and,
+/// when resuming, its checkpoint.
+struct Job {
+    args: Args,
+    model: PathBuf,
+    task: String,
+    data: PathBuf,
+    budget: String,
+    out: PathBuf,
+    /// The command line after `search`, for a later `--resume`.
+    argv: Vec<String>,
+    cwd: PathBuf,
+    resume: Option<(SearchCheckpoint, Driver)>,
+}
+
+/// The checkpoint file in a run directory.
+const CHECKPOINT: &str = "search_checkpoint.bin";
+
+/// What the command keeps in a checkpoint besides the search itself.
+#[derive(Serialize, Deserialize)]
+struct Driver {
+    /// The command line the run was started with, and where.
+    argv: Vec<String>,
+    cwd: PathBuf,
+    /// The next weight batch: epoch and index in that epoch's plan.
+    epoch: usize,
+    batch: usize,
+    /// Steps taken, and the trace so far.
+    step: usize,
+    steps: Vec<StepRecord>,
+    events_seen: usize,
+    /// Search time before this process.
+    seconds: f64,
+}
+
+/// The options as `clap` reads a stored command line.
+#[derive(clap::Parser)]
+#[command(name = "bipeft search")]
+struct StoredCommand {
+    #[command(flatten)]
+    args: Args,
+}
+
+/// The options of the run: from the command line, or for `--resume` from the
+/// checkpoint (keeping this command line's progress and checkpoint options).
+fn resolve(args: Args) -> anyhow::Result<Job> {
+    let cwd = std::env::current_dir().context("no current directory")?;
+    let Some(dir) = args.resume.clone() else {
+        let argv: Vec<String> = std::env::args()
+            .skip_while(|a| a != "search")
+            .skip(1)
+            .collect();
+        let need = |v: Option<String>, name: &str| {
+            v.with_context(|| format!("--{name} is required (or --resume RUN_DIR)"))
+        };
+        let path = |v: Option<PathBuf>, name: &str| {
+            v.with_context(|| format!("--{name} is required (or --resume RUN_DIR)"))
+        };
+        return Ok(Job {
+            model: path(args.model.clone(), "model")?,
+            task: need(args.task.clone(), "task")?,
+            data: path(args.data.clone(), "data")?,
+            budget: need(args.budget.clone(), "budget")?,
+            out: path(args.out.clone(), "out")?,
+            args,
+            argv,
+            cwd,
+            resume: None,
+        });
+    };
+    if dir.join("peft_config.json").exists() {
+        bail!(
+            "{} holds a finished run (peft_config.json): nothing to resume",
+            dir.display()
+        );
+    }
+    let file = dir.join(CHECKPOINT);
+    let bytes = std::fs::read(&file).with_context(|| {
+        format!(
+            "--resume {}: no checkpoint ({CHECKPOINT}) to resume from",
+            dir.display()
+        )
+    })?;
+    let checkpoint = SearchCheckpoint::from_bytes(&bytes)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let driver: Driver = serde_json::from_slice(&checkpoint.driver)
+        .with_context(|| format!("{}: the run's own state is damaged", file.display()))?;
+    let stored = <StoredCommand as clap::Parser>::try_parse_from(
+        std::iter::once("bipeft search".to_string()).chain(driver.argv.iter().cloned()),
+    )
+    .with_context(|| format!("{}: the stored command line does not parse", file.display()))?
+    .args;
+    let at = |p: PathBuf| driver.cwd.join(p);
+    let mut resumed = stored;
+    resumed.progress = args.progress;
+    resumed.checkpoint_every = args.checkpoint_every.or(resumed.checkpoint_every);
+    if SpaceDef::resolve(&resumed.space).is_err() {
+        resumed.space = at(PathBuf::from(&resumed.space)).display().to_string();
+    }
+    Ok(Job {
+        model: at(resumed
+            .model
+            .clone()
+            .context("the stored command line has no --model")?),
+        task: resumed
+            .task
+            .clone()
+            .context("the stored command line has no --task")?,
+        data: at(resumed
+            .data
+            .clone()
+            .context("the stored command line has no --data")?),
+        budget: resumed
+            .budget
+            .clone()
+            .context("the stored command line has no --budget")?,
+        out: dir,
+        args: resumed,
+        argv: driver.argv.clone(),
+        cwd: driver.cwd.clone(),
+        resume: Some((checkpoint, driver)),
+    })
+}
+
+/// A built-in task by name, or the user's own from the column options
+/// (the same options as `bipeft data`).
+fn task_source(args: &Args, task: &str) -> anyhow::Result<TaskSource> {
+    let custom = !args.text_columns.is_empty() || args.label_column.is_some();
+    match (Benchmark::from_name(task), custom) {
+        (Ok(task), false) => Ok(TaskSource::Benchmark(task)),
+        (Ok(task), true) => bail!(
+            "{} is a built-in task; give your own task another name to read it with --text-column / --label-column",
+            task.name()
+        ),
+        (Err(unknown), false) => {
+            bail!("{unknown} (for your own data give --text-column and --label-column)")
+        }
+        (Err(_), true) => {
+            let Some(label_column) = args.label_column.clone() else {
+                bail!("your own task needs --label-column");
+            };
+            if args.text_columns.is_empty() {
+                bail!("your own task needs at least one --text-column");
+            }
+            let kind = if args.regression {
+                if args.labels.is_some() {
+                    bail!("--labels lists classes; it does not go with --regression");
+                }
+                CustomKind::Regression
+            } else {
+                CustomKind::Classification {
+                    labels: args.labels.clone(),
+                }
+            };
+            Ok(TaskSource::Custom(CustomTask {
+                name: task.to_string(),
+                text_columns: args.text_columns.clone(),
+                label_column,
+                kind,
+                max_length: args.max_length.unwrap_or(128),
+            }))
+        }
     }
 }
 
@@ -224,21 +405,34 @@ fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
             out.display()
         );
     }
+    if out.join(CHECKPOINT).exists() && !force {
+        bail!(
+            "{} holds an unfinished run ({CHECKPOINT}); continue it with --resume {} or pass --force",
+            out.display(),
+            out.display()
+        );
+    }
     Ok(())
 }
 
 fn search<B: burn::tensor::backend::AutodiffBackend>(
-    args: Args,
+    mut job: Job,
     device: B::Device,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    check_out_dir(&args.out, args.force)?;
-    if !args.data.is_dir() {
-        bail!("--data {}: no such directory", args.data.display());
+    let resume = job.resume.take();
+    let job = job;
+    let args = &job.args;
+    if resume.is_none() {
+        check_out_dir(&job.out, args.force)?;
     }
-    let task = Benchmark::from_name(&args.task)?;
-    let files = ModelFiles::from_dir(&args.model)
-        .with_context(|| format!("reading the model in {}", args.model.display()))?;
+    if !job.data.exists() {
+        bail!("--data {}: no such directory or file", job.data.display());
+    }
+    let source = task_source(args, &job.task)?;
+    let task_name = source.name().to_string();
+    let files = ModelFiles::from_dir(&job.model)
+        .with_context(|| format!("reading the model in {}", job.model.display()))?;
     let config = BackboneConfig::from_json(&files.config_json)?;
     let prefix = match &config {
         BackboneConfig::Bert(_) => bert::detect_prefix(&files.weights)?,
@@ -260,7 +454,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         config.site_namer(&prefix),
     )?;
     let backbone_params = config.num_params();
-    let budget = parse_budget(&args.budget, backbone_params)?;
+    let budget = parse_budget(&job.budget, backbone_params)?;
     let smallest = catalogue
         .slots()
         .iter()
@@ -276,13 +470,13 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
 
     if let Some(kind) = baseline::kind_of(args.mode) {
         let config = baseline::sized(&catalogue, kind, budget)?;
-        return finish_baseline(&args, &config, budget, backbone_params, &catalogue, started);
+        return finish_baseline(&job, &config, budget, backbone_params, &catalogue, started);
     }
 
     // Data: the search halves of the training split, tokenised for the model.
     let tokenizer = files.require_tokenizer()?;
-    let data = load_task(&TaskSource::Benchmark(task), &args.data)
-        .with_context(|| format!("reading task {} from {}", task.name(), args.data.display()))?;
+    let data = load_task(&source, &job.data)
+        .with_context(|| format!("reading task {task_name} from {}", job.data.display()))?;
     let splits = Splits::new(
         &data,
         &SplitOptions {
@@ -309,7 +503,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     if arch_batches.is_empty() || steps_per_epoch == 0 {
         bail!(
             "task {} gives no search data ({} weight / {} architecture examples)",
-            task.name(),
+            task_name,
             splits.search_weights.len(),
             splits.search_arch.len()
         );
@@ -346,7 +540,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         })
         .with_weight_lr(args.weight_lr)
         .with_arch_lr(args.arch_lr)
-        .with_selection(selection.clone());
+        .with_selection(selection.clone())
+        .with_seed(args.seed);
 
     B::seed(&device, args.seed);
     let model = TaskModel::<B>::new(
@@ -357,68 +552,98 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         zero_rank,
         &device,
     )?;
-    let mut search = BilevelSearch::new(
-        model,
-        slots.clone(),
-        search_config.clone(),
-        steps_per_epoch,
-        &device,
-    )?;
+    let (mut search, mut driver) = match resume {
+        Some((checkpoint, driver)) => (
+            BilevelSearch::resume(
+                model,
+                slots.clone(),
+                search_config.clone(),
+                &checkpoint,
+                &device,
+            )
+            .context("the checkpoint does not fit this run")?,
+            driver,
+        ),
+        None => (
+            BilevelSearch::new(
+                model,
+                slots.clone(),
+                search_config.clone(),
+                steps_per_epoch,
+                &device,
+            )?,
+            Driver {
+                argv: job.argv.clone(),
+                cwd: job.cwd.clone(),
+                epoch: 0,
+                batch: 0,
+                step: 0,
+                steps: Vec::new(),
+                events_seen: 0,
+                seconds: 0.0,
+            },
+        ),
+    };
+    let seconds_before = driver.seconds;
 
     let total_steps = args.epochs * steps_per_epoch;
-    let mut progress = Progress::new(total_steps, args.quiet);
-    if !args.quiet {
-        eprintln!(
-            "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}",
-            catalogue.slots().len(),
-            catalogue.space.name,
-            task.name(),
-            splits.search_weights.len(),
-            splits.search_arch.len(),
-            steps_per_epoch
-        );
-    }
-    let mut steps = Vec::new();
-    let mut step = 0usize;
-    'epochs: for epoch in 0..args.epochs {
-        let tau = temperature(
-            epoch,
-            args.epochs,
-            search_config.tau_start,
-            search_config.tau_end,
-        );
+    let mut progress = args.progress.reporter()?;
+    progress.message(&format!(
+        "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}{}",
+        catalogue.slots().len(),
+        catalogue.space.name,
+        task_name,
+        splits.search_weights.len(),
+        splits.search_arch.len(),
+        steps_per_epoch,
+        if driver.step > 0 {
+            format!(", resumed at step {}", driver.step)
+        } else {
+            String::new()
+        }
+    ));
+    progress.phase_from("search", total_steps, driver.step);
+    let every = args.checkpoint_every.unwrap_or(0);
+    let (start_epoch, start_batch) = (driver.epoch, driver.batch);
+    'epochs: for epoch in start_epoch..args.epochs {
         let plan = plan_batches(
             &tokenized,
             &splits.search_weights,
             &BatchOptions::train(args.batch_size, args.seed.wrapping_add(epoch as u64)),
         )?;
-        for (i, items) in plan.iter().enumerate() {
+        let first = if epoch == start_epoch { start_batch } else { 0 };
+        for (i, items) in plan.iter().enumerate().skip(first) {
             if search.stopped_early() {
                 break 'epochs;
             }
             let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
-            let arch_loss = search.arch_step(&arch_batches[i % arch_batches.len()], epoch)?;
-            let weight_loss = search.weight_step(&batch, epoch)?;
-            let record = step_record(
-                &search,
-                &slots,
-                &selection,
-                zero_rank,
-                epoch,
-                step,
-                tau,
-                arch_loss,
-                weight_loss,
-            )?;
-            progress.step(&record.progress_line(budget));
-            steps.push(record);
-            step += 1;
+            let outcome =
+                block_on(search.step(&arch_batches[i % arch_batches.len()], &batch, epoch))?;
+            let record = StepRecord {
+                step: driver.step,
+                outcome,
+            };
+            progress.step_with(&record.progress_line(budget), &record)?;
+            for event in &search.events()[driver.events_seen..] {
+                progress.event("search", event)?;
+            }
+            driver.events_seen = search.events().len();
+            driver.steps.push(record);
+            driver.step += 1;
+            (driver.epoch, driver.batch) = (epoch, i + 1);
+            if every > 0 && driver.step % every == 0 {
+                driver.seconds = seconds_before + started.elapsed().as_secs_f64();
+                save_checkpoint(&search, &driver, &job.out)?;
+                progress.event("checkpoint", &serde_json::json!({ "step": driver.step }))?;
+            }
         }
     }
-    progress.done();
+    driver.seconds = seconds_before + started.elapsed().as_secs_f64();
+    save_checkpoint(&search, &driver, &job.out)?;
+    progress.finish_phase()?;
     let stopped_early = search.stopped_early();
     let events = search.events().to_vec();
-    let (_, _, arch) = search.finish()?;
+    let (_, _, arch) = block_on(search.finish())?;
     let mut notes = Vec::new();
     if !arch.trimmed.is_empty() {
         notes.push(format!(
@@ -426,31 +651,16 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             arch.trimmed.join(", ")
         ));
     }
-    let mut peft = peft_config_of(&catalogue, &arch, zero_rank)?;
-    // Shared parameters (the prefix trunk) are counted by the configuration
-    // but not by the search's slots: drop the smallest modules until it fits.
-    while peft.trainable_params > budget && !peft.modules.is_empty() {
-        let (i, _) = peft
-            .modules
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, m)| m.params)
-            .expect("non-empty");
-        let dropped = peft.modules.remove(i);
-        notes.push(format!(
-            "dropped {} `{}` so that shared parameters fit the budget",
-            dropped.kind, dropped.name
-        ));
-        let picks = picks_of(&catalogue, &peft)?;
-        peft = PeftConfig::from_selection(&catalogue, budget, &picks)?;
-    }
+    let (peft, dropped) = peft_config_within_budget(&catalogue, &arch, zero_rank)?;
+    notes.extend(dropped);
 
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
+    let steps = driver.steps;
     let mode_name = format!("{:?}", args.mode).to_lowercase();
     let trace = Trace {
         format: "bipeft-search-trace",
         model_type: config.model_type(),
-        task: task.name(),
+        task: &task_name,
         space: &catalogue.space.name,
         mode: mode_name,
         seed: args.seed,
@@ -466,8 +676,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         trainable_params: peft.trainable_params,
         seconds,
     };
-    write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
-    write_json_atomic(&args.out.join("peft_config.json"), &peft)?;
+    write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
+    write_json_atomic(&job.out.join("peft_config.json"), &peft)?;
     print_summary(
         &peft,
         budget,
@@ -475,24 +685,21 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         seconds,
         stopped_early,
         &notes,
-        &args.out,
+        &job.out,
     );
     Ok(())
 }
 
-fn picks_of(
-    catalogue: &Catalogue,
-    peft: &PeftConfig,
-) -> anyhow::Result<Vec<(usize, Option<usize>)>> {
-    peft.modules
-        .iter()
-        .map(|m| {
-            catalogue
-                .find_name(&m.name, m.kind)
-                .map(|slot| (slot, m.rank))
-                .with_context(|| format!("{} `{}` is not a slot", m.kind, m.name))
-        })
-        .collect()
+/// Writes the search and the run's own state to `RUN_DIR/search_checkpoint.bin`,
+/// atomically: a run killed while writing keeps the previous checkpoint.
+fn save_checkpoint<B: burn::tensor::backend::AutodiffBackend>(
+    search: &BilevelSearch<B, TaskModel<B>>,
+    driver: &Driver,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let mut checkpoint = block_on(search.checkpoint())?;
+    checkpoint.driver = serde_json::to_vec(driver)?;
+    write_atomic(&out.join(CHECKPOINT), &checkpoint.to_bytes()?)
 }
 
 fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {
@@ -508,63 +715,34 @@ fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn step_record<B: burn::tensor::backend::AutodiffBackend>(
-    search: &BilevelSearch<B, TaskModel<B>>,
-    slots: &bipeft_core::search::SearchSlots,
-    selection: &Option<SelectionConfig>,
-    entangled: bool,
-    epoch: usize,
-    step: usize,
-    tau: f64,
-    arch_loss: Option<f64>,
-    weight_loss: Option<f64>,
-) -> anyhow::Result<StepRecord> {
-    let state = search.state();
-    let expected = match selection {
-        Some(sel) => {
-            let snapshot = search.arch().snapshot()?;
-            let soft_on = state.remaining_steps > sel.soft_on_steps;
-            Some(expected_params(slots, &snapshot, state, soft_on, entangled).total)
-        }
-        None => None,
-    };
-    Ok(StepRecord {
-        epoch,
-        step,
-        tau,
-        arch_loss,
-        weight_loss,
-        expected_params: expected,
-        live_modules: state.live_count(),
-        fixed_ranks: state.fixed_rank.iter().filter(|r| r.is_some()).count(),
-        remaining_selection_steps: selection.as_ref().map(|_| state.remaining_steps),
-    })
-}
-
 impl StepRecord {
     fn progress_line(&self, budget: u64) -> String {
-        let loss = self
+        let o = &self.outcome;
+        let loss = o
             .weight_loss
             .map_or("nan".to_string(), |l| format!("{l:.4}"));
-        let expected = self.expected_params.map_or(String::new(), |e| {
+        let expected = o.expected_params.map_or(String::new(), |e| {
             format!("  E/budget {:.2}", e / budget as f64)
         });
+        let left = o
+            .remaining_selection_steps
+            .map_or(String::new(), |t| format!("  T {t}"));
         format!(
-            "epoch {} step {}  loss {loss}  τ {:.2}{expected}  modules {}",
-            self.epoch, self.step, self.tau, self.live_modules
+            "epoch {}  loss {loss}  τ {:.2}{expected}  modules {}{left}",
+            o.epoch, o.tau, o.live_modules
         )
     }
 }
 
 fn finish_baseline(
-    args: &Args,
+    job: &Job,
     peft: &PeftConfig,
     budget: u64,
     backbone_params: u64,
     catalogue: &Catalogue,
     started: Instant,
 ) -> anyhow::Result<()> {
+    let args = &job.args;
     let seconds = started.elapsed().as_secs_f64();
     let notes = vec![format!(
         "hand-made baseline `{:?}` sized to the budget",
@@ -573,7 +751,7 @@ fn finish_baseline(
     let trace = Trace {
         format: "bipeft-search-trace",
         model_type: &peft.backbone.model_type,
-        task: &args.task,
+        task: &job.task,
         space: &catalogue.space.name,
         mode: format!("{:?}", args.mode).to_lowercase(),
         seed: args.seed,
@@ -589,8 +767,8 @@ fn finish_baseline(
         trainable_params: peft.trainable_params,
         seconds,
     };
-    write_json_atomic(&args.out.join("search_trace.json"), &trace)?;
-    write_json_atomic(&args.out.join("peft_config.json"), peft)?;
+    write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
+    write_json_atomic(&job.out.join("peft_config.json"), peft)?;
     print_summary(
         peft,
         budget,
@@ -598,7 +776,7 @@ fn finish_baseline(
         seconds,
         false,
         &notes,
-        &args.out,
+        &job.out,
     );
     Ok(())
 }

@@ -28,7 +28,12 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = BackboneConfig::from_json(&read_config_json(&args.model)?)?;
     let space = SpaceDef::resolve(&args.space)?;
-    let catalogue = Catalogue::build(&config.shape(), &space, &PeftOptions::default(), config.site_namer(""))?;
+    let catalogue = Catalogue::build(
+        &config.shape(),
+        &space,
+        &PeftOptions::default(),
+        config.site_namer(""),
+    )?;
     let summary = SpaceSummary::new(&catalogue);
     if args.json {
         let mut value = serde_json::to_value(&summary)?;
@@ -40,7 +45,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print!("{}", summary.to_text());
         if args.slots {
             for slot in catalogue.slots() {
-                println!("{:<60} {:<10} {:?}", slot.name, format!("{:?}", slot.kind), slot.params);
+                println!(
+                    "{:<60} {:<10} {:?}",
+                    slot.name,
+                    format!("{:?}", slot.kind),
+                    slot.params
+                );
             }
         }
     }
