@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/fetch-minilm.sh
-cargo test --locked   # default members: core, native-cli, tests (web is checked by its wasm build below)
+# One test at a time inside each binary: the searches draw from the backend's
+# global generator, so two tests of one binary running at once (search_toy's
+# known-answer test and its resume test) could interleave their draws.
+cargo test --locked -- --test-threads=1   # default members: core, native-cli, tests (web is checked by its wasm build below)
 cargo build -p bipeft-web --target wasm32-unknown-unknown --locked
 
 # The site in headless Chromium: a debug build of www/ (wasm-bindgen-cli at the
