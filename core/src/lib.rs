@@ -5,6 +5,7 @@ pub mod backbone;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod kernels;
 pub mod export;
 pub mod loader;
 pub mod metrics;

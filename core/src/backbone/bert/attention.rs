@@ -4,12 +4,13 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{activation::softmax, backend::Backend, Tensor};
+use burn::tensor::{backend::Backend, Tensor};
 
 use super::config::BertConfig;
 use super::layer_norm::{BertLayerNorm, BertLayerNormConfig};
 use super::linear::init_linear;
 use crate::backbone::hooks::{Hooks, Point, Site, Stack};
+use crate::kernels::masked_softmax;
 
 /// One block's attention sub-layer.
 #[derive(Module, Debug)]
@@ -79,9 +80,10 @@ impl<B: Backend> BertAttention<B> {
 
         // Scaling q rather than the scores (as transformers does) is the same
         // product, and hands prefix-tuning the query as it enters q kᵀ.
-        let q = heads(q) * (d_head as f64).powf(-0.5);
-        let scores = q.clone().matmul(heads(k).swap_dims(2, 3)) + mask_bias;
-        let context = softmax(scores, 3).matmul(heads(v));
+        // (Scaled before the split into heads: one pass over contiguous memory.)
+        let q = heads(q.mul_scalar((d_head as f64).powf(-0.5)));
+        let scores = q.clone().matmul(heads(k).swap_dims(2, 3));
+        let context = masked_softmax(scores, mask_bias).matmul(heads(v));
         let context = hooks.attention(site(Point::Attention), &q, context);
         let merged = context.swap_dims(1, 2).reshape([batch, seq, width]);
 

@@ -70,7 +70,7 @@ impl<B: Backend> BertFfn<B> {
 /// transformers' `ACT2FN[hidden_act]`.
 fn apply<B: Backend>(act: Activation, x: Tensor<B, 3>) -> Tensor<B, 3> {
     match act {
-        Activation::Gelu => activation::gelu(x),
+        Activation::Gelu => crate::kernels::gelu(x),
         Activation::GeluNew => activation::gelu_approximate(x),
         Activation::Relu => activation::relu(x),
     }

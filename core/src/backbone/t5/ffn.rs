@@ -77,7 +77,7 @@ impl<B: Backend> T5Ffn<B> {
 pub fn apply<B: Backend, const D: usize>(activation: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
     match activation {
         Activation::Relu => activation::relu(x),
-        Activation::Gelu => activation::gelu(x),
+        Activation::Gelu => crate::kernels::gelu(x),
         Activation::GeluTanh => activation::gelu_approximate(x),
         Activation::Silu => activation::silu(x),
         Activation::QuickGelu => x.clone() * activation::sigmoid(x * 1.702),

@@ -1,0 +1,100 @@
+//! Reaching the Flex backend's tensors from backend-generic code: the
+//! backend is recognised by its type at run time, so model code keeps its
+//! `B: Backend` parameter and no trait bound spreads through the crate.
+
+use std::any::{Any, TypeId};
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::backend::{Backend, BackendTypes};
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use rayon::prelude::*;
+
+/// The primitive of `Autodiff<Flex>`: a `FlexTensor` and its graph node.
+pub type TrackedFlexTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+
+/// Elements per parallel chunk: large enough to amortise the hand-off.
+pub const CHUNK: usize = 1 << 14;
+
+/// A tensor of a generic backend, opened up when that backend is Flex.
+pub enum Opened<B: Backend, const D: usize> {
+    /// `B` is `Flex` (inference).
+    Plain(FlexTensor),
+    /// `B` is `Autodiff<Flex>` (training).
+    Tracked(TrackedFlexTensor),
+    /// Any other backend, or a tensor that is not `f32`.
+    Other(Tensor<B, D>),
+}
+
+/// Opens `x` if it lives on `Flex` or `Autodiff<Flex>` and holds `f32`.
+pub fn open<B: Backend, const D: usize>(x: Tensor<B, D>) -> Opened<B, D> {
+    let plain = TypeId::of::<B>() == TypeId::of::<Flex>();
+    let tracked = TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>();
+    if !(plain || tracked) || x.dtype() != DType::F32 {
+        return Opened::Other(x);
+    }
+    let primitive = x.into_primitive().tensor();
+    match same_type::<_, FlexTensor>(primitive) {
+        Ok(flex) => Opened::Plain(flex),
+        Err(primitive) => match same_type::<_, TrackedFlexTensor>(primitive) {
+            Ok(tracked) => Opened::Tracked(tracked),
+            Err(primitive) => Opened::Other(Tensor::from_primitive(TensorPrimitive::Float(primitive))),
+        },
+    }
+}
+
+/// A kernel's output back as a tensor of `B` (which [`open`] found to be the
+/// primitive's backend).
+pub fn close<B: Backend, const D: usize, P: 'static>(primitive: P) -> Tensor<B, D> {
+    let primitive = same_type::<P, B::FloatTensorPrimitive>(primitive)
+        .ok()
+        .expect("the primitive belongs to the backend that was opened");
+    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
+
+/// The inner `FlexTensor` of an opened tensor that only feeds a kernel as a
+/// constant (no gradient flows into it).
+pub fn constant<B: Backend, const D: usize>(x: Tensor<B, D>) -> Option<FlexTensor> {
+    match open(x) {
+        Opened::Plain(flex) => Some(flex),
+        Opened::Tracked(tracked) => Some(tracked.primitive),
+        Opened::Other(_) => None,
+    }
+}
+
+/// Moves a value into another type when the two are the same type.
+fn same_type<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    let mut slot = Some(value);
+    match (&mut slot as &mut dyn Any).downcast_mut::<Option<U>>() {
+        Some(u) => Ok(u.take().expect("the slot was just filled")),
+        None => Err(slot.expect("the slot was just filled")),
+    }
+}
+
+/// `x` as contiguous `f32` storage (a cheap clone when it already is).
+pub fn contiguous_f32(x: &FlexTensor) -> FlexTensor {
+    if x.is_contiguous() && x.as_slice::<f32>().is_some() {
+        x.clone()
+    } else {
+        x.to_contiguous()
+    }
+}
+
+/// The contiguous `f32` values of a tensor made by [`contiguous_f32`].
+pub fn values(x: &FlexTensor) -> &[f32] {
+    x.as_slice::<f32>().expect("contiguous f32 storage")
+}
+
+/// A new tensor of `shape` whose values `fill` writes, `chunk` elements at a
+/// time in parallel; `fill` gets the chunk's offset and its output slice.
+pub fn build(
+    shape: burn::tensor::Shape,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+) -> FlexTensor {
+    let mut out = vec![0f32; shape.num_elements()];
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, o)| fill(i * chunk, o));
+    FlexTensor::from_data(TensorData::new(out, shape))
+}

@@ -1,0 +1,16 @@
+//! Fused kernels for the hottest element-wise operations of the backbones,
+//! found by profiling the search step. Each public function is backend
+//! generic: on the CPU backend `Flex` (plain or under `Autodiff`, with the
+//! `flex` feature) it runs a fused, vectorised, multi-threaded kernel with
+//! its own backward; on every other backend it is burn's own operation.
+
+pub mod fast_exp;
+#[cfg(feature = "flex")]
+mod flex;
+pub mod gelu;
+pub mod gelu_math;
+pub mod softmax;
+pub mod softmax_math;
+
+pub use gelu::gelu;
+pub use softmax::masked_softmax;

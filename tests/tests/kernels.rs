@@ -1,0 +1,129 @@
+//! The fused kernels against burn's own operations on the Flex backend:
+//! GELU (`bipeft_core::kernels::gelu` vs `activation::gelu`, libm's `erff`)
+//! and attention's masked softmax (`masked_softmax` vs add + `softmax`):
+//! values, gradients under autodiff, strided inputs, NaN propagation.
+
+use bipeft_core::kernels::{gelu, masked_softmax};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{activation, Distribution, ElementConversion, Tensor, TensorData, Tolerance};
+
+type B = Flex;
+type AD = Autodiff<Flex>;
+
+fn max_abs_diff<const D: usize, Bk: burn::tensor::backend::Backend>(
+    a: Tensor<Bk, D>,
+    b: Tensor<Bk, D>,
+) -> f32 {
+    (a - b).abs().max().into_scalar().elem()
+}
+
+#[test]
+fn fused_gelu_matches_burn_and_is_the_path_taken() {
+    let device = Default::default();
+    let x = Tensor::<B, 3>::random([4, 33, 257], Distribution::Normal(0.0, 3.0), &device);
+    let fused = gelu(x.clone());
+    let reference = activation::gelu(x);
+    let diff = max_abs_diff(fused.clone(), reference.clone());
+    assert!(diff < 2e-6, "max |fused − burn| = {diff}");
+    // The kernel is an approximation of erf, not libm's: some bits differ, so
+    // equality here would mean the fused path was not taken.
+    let fused: Vec<f32> = fused.into_data().to_vec().unwrap();
+    let reference: Vec<f32> = reference.into_data().to_vec().unwrap();
+    assert!(fused.iter().zip(&reference).any(|(a, b)| a.to_bits() != b.to_bits()));
+}
+
+#[test]
+fn fused_gelu_reads_strided_inputs() {
+    let device = Default::default();
+    let x = Tensor::<B, 3>::random([3, 5, 7], Distribution::Normal(0.0, 2.0), &device);
+    let strided = x.clone().swap_dims(0, 2);
+    let expected = gelu(x).swap_dims(0, 2);
+    gelu(strided)
+        .into_data()
+        .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-7));
+}
+
+#[test]
+fn fused_gelu_gradient_matches_burn() {
+    let device = Default::default();
+    let x = Tensor::<AD, 2>::random([64, 300], Distribution::Normal(0.0, 2.5), &device);
+    let w = Tensor::<AD, 2>::random([64, 300], Distribution::Normal(0.0, 1.0), &device);
+
+    let leaf = x.clone().require_grad();
+    let grads = (gelu(leaf.clone()) * w.clone()).sum().backward();
+    let fused = leaf.grad(&grads).unwrap();
+
+    let leaf = x.require_grad();
+    let grads = (activation::gelu(leaf.clone()) * w).sum().backward();
+    let reference = leaf.grad(&grads).unwrap();
+
+    let diff = max_abs_diff(fused, reference);
+    assert!(diff < 2e-6, "max |∂fused − ∂burn| = {diff}");
+}
+
+#[test]
+fn fused_gelu_keeps_nan() {
+    let device = Default::default();
+    let x = Tensor::<B, 1>::from_floats([f32::NAN, 1.0, -1.0], &device);
+    let y: Vec<f32> = gelu(x).into_data().to_vec().unwrap();
+    assert!(y[0].is_nan());
+    assert!((y[1] - 0.841_344_7).abs() < 1e-6 && (y[2] + 0.158_655_3).abs() < 1e-6);
+}
+
+/// A `[batch, 1, 1, keys]` bias masking the last `masked[b]` keys of sequence `b`.
+fn mask_bias<Bk: burn::tensor::backend::Backend>(keys: usize, masked: &[usize]) -> Tensor<Bk, 4> {
+    let values: Vec<f32> = masked
+        .iter()
+        .flat_map(|&m| (0..keys).map(move |j| if j + m >= keys { -1e4 } else { 0.0 }))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [masked.len(), 1, 1, keys]), &Default::default())
+}
+
+#[test]
+fn masked_softmax_matches_add_then_softmax() {
+    let device = Default::default();
+    let scores = Tensor::<B, 4>::random([3, 4, 5, 7], Distribution::Normal(0.0, 4.0), &device);
+    let bias = mask_bias::<B>(7, &[0, 2, 6]);
+    let fused = masked_softmax(scores.clone(), bias.clone());
+    let reference = activation::softmax(scores + bias, 3);
+    let diff = max_abs_diff(fused, reference);
+    assert!(diff < 1e-6, "max |fused − burn| = {diff}");
+}
+
+#[test]
+fn masked_softmax_gradient_matches_burn() {
+    let device = Default::default();
+    let scores = Tensor::<AD, 4>::random([2, 3, 6, 6], Distribution::Normal(0.0, 2.0), &device);
+    let w = Tensor::<AD, 4>::random([2, 3, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+    let bias = mask_bias::<AD>(6, &[1, 3]);
+
+    let leaf = scores.clone().require_grad();
+    let grads = (masked_softmax(leaf.clone(), bias.clone()) * w.clone()).sum().backward();
+    let fused = leaf.grad(&grads).unwrap();
+
+    let leaf = scores.require_grad();
+    let grads = (activation::softmax(leaf.clone() + bias, 3) * w).sum().backward();
+    let reference = leaf.grad(&grads).unwrap();
+
+    let diff = max_abs_diff(fused, reference);
+    assert!(diff < 1e-6, "max |∂fused − ∂burn| = {diff}");
+}
+
+#[test]
+fn masked_softmax_reads_strided_scores_and_broadcasts_only_its_shape() {
+    let device = Default::default();
+    let scores = Tensor::<B, 4>::random([2, 5, 3, 4], Distribution::Normal(0.0, 1.0), &device);
+    let bias = mask_bias::<B>(4, &[1, 0]);
+    // Strided: heads and queries swapped back into place by the view.
+    let strided = scores.clone().swap_dims(1, 2).swap_dims(1, 2);
+    let expected = activation::softmax(scores.clone() + bias.clone(), 3);
+    masked_softmax(strided, bias)
+        .into_data()
+        .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-6));
+    // A bias of another shape takes burn's path and still broadcasts.
+    let per_query = Tensor::<B, 4>::random([2, 1, 3, 4], Distribution::Normal(0.0, 1.0), &device);
+    let expected = activation::softmax(scores.clone() + per_query.clone(), 3);
+    masked_softmax(scores, per_query)
+        .into_data()
+        .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-6));
+}
