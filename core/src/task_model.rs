@@ -127,47 +127,24 @@ pub fn peft_config_of(
     PeftConfig::from_selection(catalogue, arch.budget_params, &picks)
 }
 
-/// [`peft_config_of`] within the budget, guaranteed: the search already counts
-/// shared parameters (the prefix trunk, [`search_slots`]) when it discretises,
-/// so this only acts should the configuration ever count more than the
-/// search did; then the smallest modules are dropped until it fits. Returns the configuration and
-/// a note per dropped module.
-pub fn peft_config_within_budget(
+/// [`peft_config_of`], checked against the budget. The search counts every
+/// parameter the configuration will hold, shared ones included (the prefix
+/// trunk, [`search_slots`]), when it discretises; a configuration over the
+/// budget is therefore a bug, reported as an error rather than written.
+pub fn peft_config_in_budget(
     catalogue: &Catalogue,
     arch: &DiscreteArchitecture,
     zero_rank: bool,
-) -> Result<(PeftConfig, Vec<String>)> {
-    let mut peft = peft_config_of(catalogue, arch, zero_rank)?;
-    let mut notes = Vec::new();
-    while peft.trainable_params > arch.budget_params {
-        let Some((i, _)) = peft
-            .modules
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, m)| m.params)
-        else {
-            break;
-        };
-        let dropped = peft.modules.remove(i);
-        notes.push(format!(
-            "dropped {} `{}` so that shared parameters fit the budget",
-            dropped.kind, dropped.name
-        ));
-        let picks = peft
-            .modules
-            .iter()
-            .map(|m| {
-                catalogue
-                    .find_name(&m.name, m.kind)
-                    .map(|slot| (slot, m.rank))
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!("{} `{}` is not a slot", m.kind, m.name))
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        peft = PeftConfig::from_selection(catalogue, arch.budget_params, &picks)?;
+) -> Result<PeftConfig> {
+    let peft = peft_config_of(catalogue, arch, zero_rank)?;
+    if peft.trainable_params > arch.budget_params {
+        return Err(Error::InvalidInput(format!(
+            "internal error: the configuration holds {} trainable parameters, over the budget of {} \
+             that the search kept (please report this with the search's trace)",
+            peft.trainable_params, arch.budget_params
+        )));
     }
-    Ok((peft, notes))
+    Ok(peft)
 }
 
 /// The frozen backbone with its task-specific part.

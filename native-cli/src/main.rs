@@ -1,8 +1,8 @@
 //! `bipeft`: budget-guided search for parameter-efficient fine-tuning, from the command line.
 
-mod atomic;
 mod backend;
 mod commands;
+mod custom_task;
 mod progress;
 
 use clap::{Parser, Subcommand};

@@ -3,13 +3,12 @@
 //! finished cell (their files keep their bytes, timings included); the
 //! report covers every cell; a plan changed under finished cells is refused.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::root;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bipeft-experiment-{}-{name}", std::process::id()));

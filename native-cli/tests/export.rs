@@ -244,15 +244,6 @@ fn python() -> String {
     }
 }
 
-fn minilm() -> std::path::PathBuf {
-    std::env::var_os("BIPEFT_MINILM_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
-                .join(".cache/bipeft/all-MiniLM-L6-v2")
-        })
-}
-
 /// Opt-in (`BIPEFT_PEER_TESTS=1`): Hugging Face peft reads the export and
 /// computes bipeft's logits.
 #[test]

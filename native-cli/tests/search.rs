@@ -2,16 +2,11 @@
 //! written. Runs on the tiny T5 fixture and the repository's SST-2 files; the
 //! checks happen before any training.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tiny_t5() -> PathBuf {
-    root().join("tests/fixtures/t5/tiny-t5-tok")
-}
+use common::{root, tiny_t5};
 
 fn sst2() -> PathBuf {
     root().join("../shared/data/glue/SST-2")

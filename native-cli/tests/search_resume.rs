@@ -3,13 +3,12 @@
 //! configuration of an uninterrupted run; finished and unfinished run
 //! directories are protected. Tiny T5 on a 100-line copy of SST-2: seconds.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::root;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

@@ -14,7 +14,7 @@ use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::search::{BilevelSearch, SearchConfig, SearchMode, SelectionConfig};
 use bipeft_core::space::{presets, Catalogue, SpaceDef};
-use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
 
@@ -86,7 +86,7 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
     );
     let stopped = search.stopped_early();
     let (_, _, arch) = block_on(search.finish()).unwrap();
-    let (peft, _) = peft_config_within_budget(&catalogue, &arch, zero_rank).unwrap();
+    let peft = peft_config_in_budget(&catalogue, &arch, zero_rank).unwrap();
     (peft.trainable_params, budget, peft.modules.len(), stopped)
 }
 

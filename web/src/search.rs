@@ -25,7 +25,7 @@ use bipeft_core::search::{
     budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{presets, Catalogue};
-use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
 use bipeft_core::{Error, Result};
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
@@ -438,10 +438,7 @@ impl<B: AutodiffBackend> Session<B> {
                     arch.trimmed.join(", ")
                 ));
             }
-            // As `bipeft search`: shared parameters (the prefix trunk) are not
-            // among the search's slots; the smallest modules go until they fit.
-            let (config, dropped) = peft_config_within_budget(&self.catalogue, &arch, false)?;
-            notes.extend(dropped);
+            let config = peft_config_in_budget(&self.catalogue, &arch, false)?;
             let slots: Vec<serde_json::Value> = self
                 .catalogue
                 .slots()

@@ -33,7 +33,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use futures_lite::future::block_on;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_json_atomic;
+use bipeft_core::train::atomic::write_json_atomic;
 use crate::backend::{with_backend, BackendArgs, BackendKind, BackendRun};
 
 #[derive(clap::Args)]

@@ -5,15 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use bipeft_core::data::cache;
 use bipeft_core::data::summary::{label_summary, length_stats, LabelSummary, LengthStats};
 use bipeft_core::data::{
-    load_task, tokenize_task, Benchmark, CustomKind, CustomTask, Formulation, LabelWords,
-    SplitName, SplitOptions, Splits, TaskData, TaskSource, TokenizeOptions, TokenizedTask,
+    load_task, tokenize_task, Formulation, LabelWords, SplitName, SplitOptions, Splits, TaskData,
+    TaskSource, TokenizeOptions, TokenizedTask,
 };
 use bipeft_core::loader::{read_config_json, read_tokenizer, TextTokenizer};
 use serde_json::{json, Map, Value};
+
+use crate::custom_task::CustomTaskArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,22 +51,12 @@ pub struct Args {
     /// Tokenise even when a cached copy exists (and do not write one).
     #[arg(long)]
     no_cache: bool,
-    /// Your own task: a column (JSONL: field) holding input text; repeat for a pair.
-    #[arg(long = "text-column")]
-    text_columns: Vec<String>,
-    /// Your own task: the column holding the label.
-    #[arg(long)]
-    label_column: Option<String>,
-    /// Your own task: the label is a number (regression), not a class.
-    #[arg(long)]
-    regression: bool,
-    /// Your own task: the classes in order, comma-separated (default: those in the training file).
-    #[arg(long, value_delimiter = ',')]
-    labels: Option<Vec<String>>,
+    #[command(flatten)]
+    custom: CustomTaskArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let source = task_source(&args)?;
+    let source = args.custom.task_source(&args.task, args.max_length)?;
     let data = load_task(&source, &args.data)
         .with_context(|| format!("reading task {}", source.name()))?;
     let splits = Splits::new(
@@ -85,43 +77,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print_table(&data, &splits, tokens.as_ref());
     }
     Ok(())
-}
-
-fn task_source(args: &Args) -> anyhow::Result<TaskSource> {
-    let custom = !args.text_columns.is_empty() || args.label_column.is_some();
-    match (Benchmark::from_name(&args.task), custom) {
-        (Ok(task), false) => Ok(TaskSource::Benchmark(task)),
-        (Ok(task), true) => bail!(
-            "{} is a built-in task; give your own task another name to read it with --text-column / --label-column",
-            task.name()
-        ),
-        (Err(unknown), false) => Err(unknown.into()),
-        (Err(_), true) => {
-            let Some(label_column) = args.label_column.clone() else {
-                bail!("your own task needs --label-column");
-            };
-            if args.text_columns.is_empty() {
-                bail!("your own task needs at least one --text-column");
-            }
-            let kind = if args.regression {
-                if args.labels.is_some() {
-                    bail!("--labels lists classes; it does not go with --regression");
-                }
-                CustomKind::Regression
-            } else {
-                CustomKind::Classification {
-                    labels: args.labels.clone(),
-                }
-            };
-            Ok(TaskSource::Custom(CustomTask {
-                name: args.task.clone(),
-                text_columns: args.text_columns.clone(),
-                label_column,
-                kind,
-                max_length: args.max_length.unwrap_or(128),
-            }))
-        }
-    }
 }
 
 /// Token lengths of each split, with how the tokens were obtained.

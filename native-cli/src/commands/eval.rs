@@ -11,7 +11,7 @@ use bipeft_core::train::{evaluate, EvalSpec, Evaluation, Trained};
 use burn::prelude::Backend;
 use clap::ValueEnum;
 
-use crate::atomic::write_atomic;
+use bipeft_core::train::atomic::write_atomic;
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -103,7 +103,7 @@ fn write_predictions(path: &std::path::Path, evaluation: &Evaluation) -> anyhow:
         serde_json::to_writer(&mut lines, record)?;
         lines.write_all(b"\n")?;
     }
-    write_atomic(path, &lines)
+    Ok(write_atomic(path, &lines)?)
 }
 
 struct Eval(EvalSpec);

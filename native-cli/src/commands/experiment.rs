@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bipeft_core::experiment::{CellRecord, Plan, Report};
 
-use crate::atomic::write_atomic;
+use bipeft_core::train::atomic::write_atomic;
 use crate::backend::BackendArgs;
 use store::Store;
 
@@ -153,7 +153,7 @@ fn write_report(
     let records: Vec<CellRecord> = finished.iter().flatten().cloned().collect();
     let report = Report::new(plan, records, command.to_string());
     let out = store.root();
-    crate::atomic::write_json_atomic(&out.join("results.json"), &report)?;
+    bipeft_core::train::atomic::write_json_atomic(&out.join("results.json"), &report)?;
     write_atomic(&out.join("results.md"), report.to_markdown().as_bytes())?;
     plots::score_vs_budget(&report.groups, out)?;
     plots::search_time(

@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, load_task, plan_batches, tokenize_task, BatchOptions, Benchmark, CustomKind,
-    CustomTask, Formulation, SplitOptions, Splits, TaskSource, TensorBatch, TokenizeOptions,
+    collate, load_task, plan_batches, tokenize_task, BatchOptions, Formulation, SplitOptions,
+    Splits, TensorBatch, TokenizeOptions,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
@@ -23,16 +23,17 @@ use bipeft_core::search::{
     SearchConfig, SearchEvent, SearchMode, SelectionConfig, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
-use bipeft_core::task_model::{peft_config_within_budget, search_slots, TaskModel};
+use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
 use futures_lite::future::block_on;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{write_atomic, write_json_atomic};
+use bipeft_core::train::atomic::{write_atomic, write_json_atomic};
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 use crate::commands::baseline;
+use crate::custom_task::CustomTaskArgs;
 use crate::progress::ProgressArgs;
 
 /// `--mode`: the search and its ablations, or a hand-made baseline sized to the budget.
@@ -141,18 +142,8 @@ pub struct Args {
     /// Run the plain bi-level search without budget-guided early selection.
     #[arg(long)]
     pub no_early_selection: bool,
-    /// Your own task: a column (JSONL: field) holding input text; repeat for a pair.
-    #[arg(long = "text-column")]
-    pub text_columns: Vec<String>,
-    /// Your own task: the column holding the label.
-    #[arg(long)]
-    pub label_column: Option<String>,
-    /// Your own task: the label is a number (regression), not a class.
-    #[arg(long)]
-    pub regression: bool,
-    /// Your own task: the classes in order, comma-separated (default: those in the training file).
-    #[arg(long, value_delimiter = ',')]
-    pub labels: Option<Vec<String>>,
+    #[command(flatten)]
+    pub custom: CustomTaskArgs,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
@@ -338,45 +329,6 @@ fn resolve(args: Args) -> anyhow::Result<Job> {
 
 /// A built-in task by name, or the user's own from the column options
 /// (the same options as `bipeft data`).
-fn task_source(args: &Args, task: &str) -> anyhow::Result<TaskSource> {
-    let custom = !args.text_columns.is_empty() || args.label_column.is_some();
-    match (Benchmark::from_name(task), custom) {
-        (Ok(task), false) => Ok(TaskSource::Benchmark(task)),
-        (Ok(task), true) => bail!(
-            "{} is a built-in task; give your own task another name to read it with --text-column / --label-column",
-            task.name()
-        ),
-        (Err(unknown), false) => {
-            bail!("{unknown} (for your own data give --text-column and --label-column)")
-        }
-        (Err(_), true) => {
-            let Some(label_column) = args.label_column.clone() else {
-                bail!("your own task needs --label-column");
-            };
-            if args.text_columns.is_empty() {
-                bail!("your own task needs at least one --text-column");
-            }
-            let kind = if args.regression {
-                if args.labels.is_some() {
-                    bail!("--labels lists classes; it does not go with --regression");
-                }
-                CustomKind::Regression
-            } else {
-                CustomKind::Classification {
-                    labels: args.labels.clone(),
-                }
-            };
-            Ok(TaskSource::Custom(CustomTask {
-                name: task.to_string(),
-                text_columns: args.text_columns.clone(),
-                label_column,
-                kind,
-                max_length: args.max_length.unwrap_or(128),
-            }))
-        }
-    }
-}
-
 /// Parses `--budget`: a count or a percentage of the backbone's parameters.
 pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
     let text = text.trim();
@@ -429,7 +381,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     if !job.data.exists() {
         bail!("--data {}: no such directory or file", job.data.display());
     }
-    let source = task_source(args, &job.task)?;
+    let source = args.custom.task_source(&job.task, args.max_length)?;
     let task_name = source.name().to_string();
     let files = ModelFiles::from_dir(&job.model)
         .with_context(|| format!("reading the model in {}", job.model.display()))?;
@@ -651,8 +603,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             arch.trimmed.join(", ")
         ));
     }
-    let (peft, dropped) = peft_config_within_budget(&catalogue, &arch, zero_rank)?;
-    notes.extend(dropped);
+    let peft = peft_config_in_budget(&catalogue, &arch, zero_rank)?;
 
     let seconds = seconds_before + started.elapsed().as_secs_f64();
     let steps = driver.steps;
@@ -699,7 +650,7 @@ fn save_checkpoint<B: burn::tensor::backend::AutodiffBackend>(
 ) -> anyhow::Result<()> {
     let mut checkpoint = block_on(search.checkpoint())?;
     checkpoint.driver = serde_json::to_vec(driver)?;
-    write_atomic(&out.join(CHECKPOINT), &checkpoint.to_bytes()?)
+    Ok(write_atomic(&out.join(CHECKPOINT), &checkpoint.to_bytes()?)?)
 }
 
 fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {

@@ -1,4 +1,4 @@
-//! Helpers of the workflow tests (retrain, eval, export, inspect): the tiny
+//! Helpers of the CLI's integration tests: the tiny
 //! BERT fixture (2 layers of width 32, a real WordPiece tokenizer), a tiny
 //! SST-2 cut from the repository's files, configurations made with the
 //! library, and running the `bipeft` binary.
@@ -23,6 +23,15 @@ pub fn tiny_bert() -> PathBuf {
 
 pub fn tiny_t5() -> PathBuf {
     root().join("tests/fixtures/t5/tiny-t5-tok")
+}
+
+/// all-MiniLM-L6-v2: `$BIPEFT_MINILM_DIR`, else `~/.cache/bipeft/all-MiniLM-L6-v2`.
+pub fn minilm() -> PathBuf {
+    std::env::var_os("BIPEFT_MINILM_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/bipeft/all-MiniLM-L6-v2")
+        })
 }
 
 /// A fresh, empty-for-now folder under the system's temp dir.

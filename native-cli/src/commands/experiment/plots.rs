@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use bipeft_core::experiment::{Group, MethodTime};
 use plotters::prelude::*;
 
-use crate::atomic::write_atomic;
+use bipeft_core::train::atomic::write_atomic;
 
 const SIZE: (u32, u32) = (760, 480);
 
@@ -200,7 +200,7 @@ pub fn search_time(times: &[MethodTime], path: &Path) -> anyhow::Result<()> {
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
-    write_atomic(path, svg.as_bytes())
+    Ok(write_atomic(path, svg.as_bytes())?)
 }
 
 #[cfg(test)]

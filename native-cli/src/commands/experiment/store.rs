@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use bipeft_core::experiment::{Cell, CellRecord};
 
-use crate::atomic::write_json_atomic;
+use bipeft_core::train::atomic::write_json_atomic;
 
 pub struct Store {
     root: PathBuf,
