@@ -8,6 +8,17 @@ pub struct SplitMix64 {
     state: u64,
 }
 
+/// One SplitMix64 step on a bare state: advances it and returns 64 bits.
+/// (Also the step of the search's Gumbel-noise generator, which keeps its
+/// state as a bare `u64` in checkpoints.)
+pub fn splitmix64_step(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl SplitMix64 {
     pub fn new(seed: u64) -> Self {
         SplitMix64 { state: seed }
@@ -25,11 +36,7 @@ impl SplitMix64 {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        splitmix64_step(&mut self.state)
     }
 
     /// Uniform in `0..bound` without modulo bias (Lemire's multiply-and-reject).

@@ -9,6 +9,8 @@
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::data::rng::splitmix64_step;
+
 /// SplitMix64 (Steele et al. 2014) for Gumbel noise.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoiseRng {
@@ -27,11 +29,7 @@ impl NoiseRng {
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        splitmix64_step(&mut self.state)
     }
 
     /// Uniform on (0, 1), never 0: 53 random bits, offset by half a step.

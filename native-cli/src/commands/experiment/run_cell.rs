@@ -130,7 +130,8 @@ pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<
     })
 }
 
-/// The trace's notes (the greedy trims at the end of a search), if it has any.
+/// How the early selection ended, and the trace's notes (the greedy trims at
+/// the end of a search), if it has any.
 fn search_notes(trace: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(trace) else {
         return Vec::new();
@@ -138,15 +139,28 @@ fn search_notes(trace: &Path) -> Vec<String> {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
         return Vec::new();
     };
-    value["notes"]
+    let mut notes = Vec::new();
+    let steps = value["steps"].as_array().map_or(0, Vec::len);
+    let selections = value["events"]
         .as_array()
-        .map(|notes| {
-            notes
-                .iter()
-                .filter_map(|n| n.as_str().map(|s| format!("search: {s}")))
-                .collect()
-        })
-        .unwrap_or_default()
+        .map_or(0, |events| events.iter().filter(|e| e["event"] == "selection").count());
+    if value["stopped_early"].as_bool() == Some(true) {
+        notes.push(format!(
+            "search: budget-guided selection ran to its end ({selections} selection steps); stopped early after {steps} weight steps"
+        ));
+    } else if selections > 0 {
+        notes.push(format!(
+            "search: budget-guided selection did not finish ({selections} selection steps in {steps} weight steps)"
+        ));
+    }
+    notes.extend(
+        value["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(|s| format!("search: {s}"))),
+    );
+    notes
 }
 
 #[cfg(test)]
