@@ -4,6 +4,10 @@
 
 use std::any::{Any, TypeId};
 
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::{Backend, BackendTypes};
@@ -38,7 +42,9 @@ pub fn open<B: Backend, const D: usize>(x: Tensor<B, D>) -> Opened<B, D> {
         Ok(flex) => Opened::Plain(flex),
         Err(primitive) => match same_type::<_, TrackedFlexTensor>(primitive) {
             Ok(tracked) => Opened::Tracked(tracked),
-            Err(primitive) => Opened::Other(Tensor::from_primitive(TensorPrimitive::Float(primitive))),
+            Err(primitive) => {
+                Opened::Other(Tensor::from_primitive(TensorPrimitive::Float(primitive)))
+            }
         },
     }
 }
@@ -97,4 +103,44 @@ pub fn build(
         .enumerate()
         .for_each(|(i, o)| fill(i * chunk, o));
     FlexTensor::from_data(TensorData::new(out, shape))
+}
+
+/// The backward of a fused one-input kernel: from the tensor it saved in the
+/// forward pass (its input or its output) and the incoming gradient, the
+/// gradient of its input.
+pub type BackwardKernel = fn(saved: &FlexTensor, grad: &FlexTensor) -> FlexTensor;
+
+/// A fused one-input kernel as one node of the autodiff graph.
+#[derive(Debug)]
+struct FusedUnary {
+    backward: BackwardKernel,
+}
+
+impl Backward<Flex, 1> for FusedUnary {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let saved = ops.state;
+        let kernel = self.backward;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| kernel(&saved, &grad));
+    }
+}
+
+/// `output`, computed from `input`'s values by a fused kernel, as a tracked
+/// tensor whose backward is `backward(saved, grad)`; `saved` is kept only
+/// when a gradient is needed.
+pub fn tracked_unary(
+    input: &TrackedFlexTensor,
+    output: FlexTensor,
+    saved: FlexTensor,
+    backward: BackwardKernel,
+) -> TrackedFlexTensor {
+    match (FusedUnary { backward })
+        .prepare::<NoCheckpointing>([input.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(saved, output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
 }

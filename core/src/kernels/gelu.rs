@@ -23,15 +23,12 @@ pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 
 #[cfg(feature = "flex")]
 mod flex {
-    use burn::backend::autodiff::checkpoint::base::Checkpointer;
-    use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-    use burn::backend::autodiff::grads::Gradients;
-    use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
     use burn::backend::flex::FlexTensor;
-    use burn::backend::Flex;
     use burn::tensor::TensorMetadata;
 
-    use crate::kernels::flex::{build, contiguous_f32, values, TrackedFlexTensor, CHUNK};
+    use crate::kernels::flex::{
+        build, contiguous_f32, tracked_unary, values, TrackedFlexTensor, CHUNK,
+    };
     use crate::kernels::gelu_math::{gelu_backward_into, gelu_into};
 
     pub fn forward(x: &FlexTensor) -> FlexTensor {
@@ -42,6 +39,7 @@ mod flex {
         })
     }
 
+    /// From the saved input.
     fn backward(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
         let (x, grad) = (contiguous_f32(x), contiguous_f32(grad));
         let (input, incoming) = (values(&x), values(&grad));
@@ -51,30 +49,8 @@ mod flex {
         })
     }
 
-    /// GELU as one node of the autodiff graph; its state is the input.
-    #[derive(Debug)]
-    struct FusedGelu;
-
-    impl Backward<Flex, 1> for FusedGelu {
-        type State = FlexTensor;
-
-        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let input = ops.state;
-            unary::<Flex, _>(ops.parents, ops.node, grads, |grad| backward(&input, &grad));
-        }
-    }
-
     pub fn tracked(x: TrackedFlexTensor) -> TrackedFlexTensor {
-        match FusedGelu
-            .prepare::<NoCheckpointing>([x.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let output = forward(&x.primitive);
-                prep.finish(x.primitive.clone(), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(&x.primitive)),
-        }
+        let output = forward(&x.primitive);
+        tracked_unary(&x, output, x.primitive.clone(), backward)
     }
 }

@@ -35,15 +35,12 @@ pub fn masked_softmax<B: Backend>(scores: Tensor<B, 4>, mask_bias: Tensor<B, 4>)
 
 #[cfg(feature = "flex")]
 mod flex {
-    use burn::backend::autodiff::checkpoint::base::Checkpointer;
-    use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-    use burn::backend::autodiff::grads::Gradients;
-    use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
     use burn::backend::flex::FlexTensor;
-    use burn::backend::Flex;
     use burn::tensor::TensorMetadata;
 
-    use crate::kernels::flex::{build, contiguous_f32, values, TrackedFlexTensor, CHUNK};
+    use crate::kernels::flex::{
+        build, contiguous_f32, tracked_unary, values, TrackedFlexTensor, CHUNK,
+    };
     use crate::kernels::softmax_math::{masked_softmax_rows, softmax_backward_rows};
 
     /// Whole rows per parallel chunk.
@@ -57,10 +54,18 @@ mod flex {
         let shape = scores.shape();
         let row_len = shape[3];
         build(shape, chunk(row_len), |at, out| {
-            masked_softmax_rows(&s[at..at + out.len()], m, row_len, rows_per_bias, at / row_len, out)
+            masked_softmax_rows(
+                &s[at..at + out.len()],
+                m,
+                row_len,
+                rows_per_bias,
+                at / row_len,
+                out,
+            )
         })
     }
 
+    /// From the saved output.
     fn backward(y: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
         let (y, grad) = (contiguous_f32(y), contiguous_f32(grad));
         let (probs, incoming) = (values(&y), values(&grad));
@@ -72,33 +77,13 @@ mod flex {
         })
     }
 
-    /// The fused softmax as one node of the autodiff graph; its state is the
-    /// output, which is all the backward needs.
-    #[derive(Debug)]
-    struct FusedMaskedSoftmax;
-
-    impl Backward<Flex, 1> for FusedMaskedSoftmax {
-        type State = FlexTensor;
-
-        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let output = ops.state;
-            unary::<Flex, _>(ops.parents, ops.node, grads, |grad| backward(&output, &grad));
-        }
-    }
-
+    /// The output is all the backward needs, so it is what is saved.
     pub fn tracked(
         scores: TrackedFlexTensor,
         bias: FlexTensor,
         rows_per_bias: usize,
     ) -> TrackedFlexTensor {
         let output = forward(&scores.primitive, &bias, rows_per_bias);
-        match FusedMaskedSoftmax
-            .prepare::<NoCheckpointing>([scores.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        tracked_unary(&scores, output.clone(), output, backward)
     }
 }
