@@ -2,6 +2,7 @@
 //! generic over the backend: backbones, PEFT modules, search spaces, data, metrics.
 
 pub mod backbone;
+pub mod baseline;
 pub mod data;
 pub mod error;
 pub mod experiment;

@@ -9,7 +9,8 @@
 //! search's [`SearchSlots`]: same order, slot `i` is catalogue slot `i`, named
 //! `name:kind` (names alone repeat across kinds).
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
+use burn::optim::GradientsParams;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
@@ -22,7 +23,8 @@ use crate::error::{Error, Result};
 use crate::loader::Weights;
 use crate::peft_config::PeftConfig;
 use crate::search::{
-    ArchSample, DiscreteArchitecture, SearchModel, SearchSlot, SearchSlots, SharedCost,
+    module_saliency, ArchSample, DiscreteArchitecture, SearchModel, SearchSlot, SearchSlots,
+    SharedCost, SlotSaliency,
 };
 use crate::space::{prefix_trunk_params, Catalogue, Kind, PREFIX_TRUNK};
 use crate::supernet::{Gates, Supernet};
@@ -318,7 +320,7 @@ impl<B: AutodiffBackend> SearchModel<B> for TaskModel<B> {
         })
     }
 
-    fn saliency(&self, grads: &B::Gradients) -> Vec<Tensor<B::InnerBackend, 1>> {
+    fn saliency(&self, grads: &GradientsParams) -> Vec<SlotSaliency<B::InnerBackend>> {
         let net = &self.supernet;
         let placement = &net.layout().placement;
         let modules = &net.modules;
@@ -328,41 +330,16 @@ impl<B: AutodiffBackend> SearchModel<B> for TaskModel<B> {
             .enumerate()
             .map(|(slot, s)| {
                 let i = placement.module[slot];
-                let mut visitor = Saliency::<B> {
-                    grads,
-                    parts: Vec::new(),
-                };
                 match s.kind {
-                    Kind::Lora => modules.lora[i].visit(&mut visitor),
-                    Kind::Adapter => modules.adapter[i].visit(&mut visitor),
-                    Kind::BitFit => modules.bitfit[i].visit(&mut visitor),
-                    Kind::LnFit => modules.lnfit[i].visit(&mut visitor),
-                    Kind::SerialAdapter => modules.serial_adapter[i].visit(&mut visitor),
-                    Kind::ParallelAdapter => modules.parallel_adapter[i].visit(&mut visitor),
-                    Kind::Prefix => modules.prefix[i].visit(&mut visitor),
+                    Kind::Lora => module_saliency(&modules.lora[i], grads),
+                    Kind::Adapter => module_saliency(&modules.adapter[i], grads),
+                    Kind::BitFit => module_saliency(&modules.bitfit[i], grads),
+                    Kind::LnFit => module_saliency(&modules.lnfit[i], grads),
+                    Kind::SerialAdapter => module_saliency(&modules.serial_adapter[i], grads),
+                    Kind::ParallelAdapter => module_saliency(&modules.parallel_adapter[i], grads),
+                    Kind::Prefix => module_saliency(&modules.prefix[i], grads),
                 }
-                Tensor::cat(visitor.parts, 0)
             })
             .collect()
-    }
-}
-
-/// Collects θ ⊙ ∇θ of every float parameter it visits, flattened (zeros
-/// where a parameter got no gradient).
-struct Saliency<'a, B: AutodiffBackend> {
-    grads: &'a B::Gradients,
-    parts: Vec<Tensor<B::InnerBackend, 1>>,
-}
-
-impl<B: AutodiffBackend> ModuleVisitor<B> for Saliency<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let value = param.val();
-        let n = value.dims().iter().product::<usize>();
-        let theta = value.inner();
-        let part = match param.val().grad(self.grads) {
-            Some(g) => theta.mul(g).reshape([n]),
-            None => Tensor::zeros([n], &theta.device()),
-        };
-        self.parts.push(part);
     }
 }

@@ -169,12 +169,20 @@ fn dimension_stability_matches_torch() {
 #[test]
 fn sensitivities_match_torch() {
     let fx = &fixture()["sensitivity"];
-    let sizes: Vec<usize> = fx["sizes"]
+    // Per module, the sizes of its parameter tensors.
+    let shapes: Vec<Vec<usize>> = fx["shapes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
+        .map(|m| {
+            m.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect()
+        })
         .collect();
+    let sizes: Vec<usize> = shapes.iter().map(|m| m.iter().sum()).collect();
     // One-rank "matrix" slots: the sensitivity divides by their size.
     let slots = SearchSlots::new(
         vec![1],
@@ -206,11 +214,20 @@ fn sensitivities_match_torch() {
                 .with_form(form);
             let mut tracker = SensitivityTracker::new(sizes.len(), &config);
             for (i, step) in fx["steps"].as_array().unwrap().iter().enumerate() {
-                let product = |grads: &str| -> Vec<Tensor<Inner, 1>> {
-                    (0..sizes.len())
-                        .map(|m| {
-                            let theta = tensor::<Inner, 1>(f32s(&step["theta"][m]), [sizes[m]]);
-                            theta.mul(tensor(f32s(&step[grads][m]), [sizes[m]]))
+                let product = |grads: &str| -> Vec<Vec<Tensor<Inner, 1>>> {
+                    shapes
+                        .iter()
+                        .enumerate()
+                        .map(|(m, module)| {
+                            module
+                                .iter()
+                                .enumerate()
+                                .map(|(j, &n)| {
+                                    let theta =
+                                        tensor::<Inner, 1>(f32s(&step["theta"][m][j]), [n]);
+                                    theta.mul(tensor(f32s(&step[grads][m][j]), [n]))
+                                })
+                                .collect()
                         })
                         .collect()
                 };

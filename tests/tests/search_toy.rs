@@ -6,11 +6,12 @@
 //! stop early within the budget.
 
 use bipeft_core::search::{
-    ArchSample, BilevelSearch, DiscreteArchitecture, PruneScan, SearchConfig, SearchEvent,
-    SearchModel, SearchSlot, SearchSlots, SelectionConfig,
+    module_saliency, ArchSample, BilevelSearch, DiscreteArchitecture, PruneScan, SearchConfig,
+    SearchEvent, SearchModel, SearchSlot, SearchSlots, SelectionConfig, SlotSaliency,
 };
 use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use futures_lite::future::block_on;
@@ -126,25 +127,15 @@ impl SearchModel<B> for Toy<B> {
         Tensor::cat(error, 0).sum()
     }
 
-    fn saliency(&self, grads: &<B as AutodiffBackend>::Gradients) -> Vec<Tensor<Inner, 1>> {
-        let score = |p: &Param<Tensor<B, 2>>| {
-            let n = p.val().dims().iter().product::<usize>();
-            let g = p
-                .val()
-                .grad(grads)
-                .unwrap_or_else(|| Tensor::zeros(p.val().dims(), &Default::default()));
-            p.val().inner().mul(g).reshape([n])
-        };
-        let mut out: Vec<Tensor<Inner, 1>> = (0..SITES)
-            .map(|s| Tensor::cat(vec![score(&self.lora_a[s]), score(&self.lora_b[s])], 0))
+    fn saliency(&self, grads: &GradientsParams) -> Vec<SlotSaliency<Inner>> {
+        let mut out: Vec<SlotSaliency<Inner>> = (0..SITES)
+            .map(|s| {
+                let mut parts = module_saliency(&self.lora_a[s], grads);
+                parts.extend(module_saliency(&self.lora_b[s], grads));
+                parts
+            })
             .collect();
-        for b in &self.bias {
-            let g = b
-                .val()
-                .grad(grads)
-                .unwrap_or_else(|| Tensor::zeros([DIM], &Default::default()));
-            out.push(b.val().inner().mul(g));
-        }
+        out.extend(self.bias.iter().map(|b| module_saliency(b, grads)));
         out
     }
 }

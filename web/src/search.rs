@@ -14,15 +14,16 @@
 
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, plan_batches, tokenize_task, Batch, BatchOptions, CustomKind, CustomTask, Formulation,
-    ItemRef, Part, SplitOptions, Splits, TaskData, TaskSource, TensorBatch, TokenizeOptions,
+    collate, tokenize_task, Batch, CustomKind, CustomTask, Formulation, Part, SearchEpochPlan,
+    SplitOptions, Splits, TaskData, TaskSource, TokenizeOptions,
     TokenizedTask,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig, StepOutcome,
+    budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig,
+    SelectionOutcome, StepOutcome,
 };
 use bipeft_core::space::{presets, Catalogue};
 use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
@@ -171,9 +172,8 @@ pub struct Session<B: AutodiffBackend> {
     budget: u64,
     tokenized: TokenizedTask,
     splits: Splits,
-    arch_batches: Vec<TensorBatch<B>>,
-    /// This epoch's weight batches and the next one to take.
-    plan: Vec<Vec<ItemRef>>,
+    /// This epoch's weight and architecture batches, and the next one to take.
+    plan: Option<SearchEpochPlan>,
     next: usize,
     epoch: usize,
     steps: Vec<StepRecord>,
@@ -273,27 +273,10 @@ impl<B: AutodiffBackend> Session<B> {
             TokenizeOptions::new(&data.info, Formulation::for_model_type(model.model_type()));
         options.max_length = settings.max_length;
         let tokenized = tokenize_task(&data, files.require_tokenizer()?, &options)?;
-        let fixed = settings.fixed_length.then_some(settings.max_length);
-        let arch_batches = plan_batches(
-            &tokenized,
-            &splits.search_arch,
-            &BatchOptions::train(settings.batch_size, settings.seed ^ 0xa5a5),
-        )?
-        .iter()
-        .map(|items| {
-            let batch = collate(&tokenized, items)?;
-            Ok(fixed_length(batch, &tokenized, fixed).to_tensors(&device))
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let steps_per_epoch = splits.search_weights.len().div_ceil(settings.batch_size);
-        if arch_batches.is_empty() || steps_per_epoch == 0 {
-            return Err(Error::InvalidInput(format!(
-                "the task gives no search data ({} weight / {} architecture examples); give it \
-                 more rows",
-                splits.search_weights.len(),
-                splits.search_arch.len()
-            )));
-        }
+        let steps_per_epoch =
+            SearchEpochPlan::new(&tokenized, &splits, settings.batch_size, settings.seed, 0)?
+                .weights
+                .len();
 
         let slots = search_slots(&catalogue, false)?;
         let selection = SelectionConfig::new()
@@ -329,8 +312,7 @@ impl<B: AutodiffBackend> Session<B> {
             budget,
             tokenized,
             splits,
-            arch_batches,
-            plan: Vec::new(),
+            plan: None,
             next: 0,
             epoch: 0,
             steps: Vec::new(),
@@ -361,35 +343,44 @@ impl<B: AutodiffBackend> Session<B> {
         if search.stopped_early() {
             return Ok(ended);
         }
-        if self.next >= self.plan.len() {
-            if !self.plan.is_empty() {
+        let epoch_done = self.plan.as_ref().is_none_or(|p| self.next >= p.weights.len());
+        if epoch_done {
+            if self.plan.is_some() {
                 self.epoch += 1;
             }
             if self.epoch >= self.settings.epochs {
                 return Ok(ended);
             }
-            self.plan = plan_batches(
+            self.plan = Some(SearchEpochPlan::new(
                 &self.tokenized,
-                &self.splits.search_weights,
-                &BatchOptions::train(
-                    self.settings.batch_size,
-                    self.settings.seed.wrapping_add(self.epoch as u64),
-                ),
-            )?;
+                &self.splits,
+                self.settings.batch_size,
+                self.settings.seed,
+                self.epoch,
+            )?);
             self.next = 0;
         }
+        let plan = self.plan.as_ref().expect("planned above");
         let epoch = self.epoch;
+        let fixed = self
+            .settings
+            .fixed_length
+            .then_some(self.settings.max_length);
         let batch = fixed_length(
-            collate(&self.tokenized, &self.plan[self.next])?,
+            collate(&self.tokenized, &plan.weights[self.next])?,
             &self.tokenized,
-            self.settings
-                .fixed_length
-                .then_some(self.settings.max_length),
+            fixed,
         )
         .to_tensors(&self.device);
-        let arch_batch = &self.arch_batches[self.next % self.arch_batches.len()];
+        let arch_batch = fixed_length(
+            collate(&self.tokenized, plan.arch_for(self.next))?,
+            &self.tokenized,
+            fixed,
+        )
+        .to_tensors(&self.device);
+        let weight_batches = plan.weights.len();
         self.next += 1;
-        let outcome = search.step(arch_batch, &batch, epoch).await?;
+        let outcome = search.step(&arch_batch, &batch, epoch).await?;
         let record = StepRecord {
             step: self.steps.len(),
             outcome,
@@ -412,7 +403,7 @@ impl<B: AutodiffBackend> Session<B> {
         }
         self.events_seen = search.events().len();
         let finished = search.stopped_early()
-            || (self.next >= self.plan.len() && epoch + 1 >= self.settings.epochs);
+            || (self.next >= weight_batches && epoch + 1 >= self.settings.epochs);
         Ok(StepReport {
             progress: Some(record),
             selection,
@@ -429,16 +420,19 @@ impl<B: AutodiffBackend> Session<B> {
                 .take()
                 .ok_or_else(|| Error::InvalidInput("the search was already finished".into()))?;
             let stopped_early = search.stopped_early();
+            let search_remaining = search.state().remaining_steps;
             let events = search.events().to_vec();
             let (_, _, arch) = search.finish().await?;
-            let mut notes = Vec::new();
-            if !arch.trimmed.is_empty() {
-                notes.push(format!(
-                    "the search ended above the budget; the least important modules were dropped: {}",
-                    arch.trimmed.join(", ")
-                ));
-            }
             let config = peft_config_in_budget(&self.catalogue, &arch, false)?;
+            let mut notes = SelectionOutcome::of(
+                &events,
+                stopped_early,
+                Some(search_remaining),
+                config.trainable_params,
+                self.budget,
+            )
+            .lines();
+            notes.extend(arch.notes());
             let slots: Vec<serde_json::Value> = self
                 .catalogue
                 .slots()

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::baseline::Baseline;
 use crate::error::{Error, Result};
 
 /// One method of a plan, named as in the plan file (`snake_case`).
@@ -22,8 +23,11 @@ pub enum Method {
     DimThenBinary,
     /// Ablation: the bi-level search without budget-guided early selection.
     NoEarlySelection,
-    /// Baseline: LoRA on every LoRA slot at the largest rank that fits.
+    /// Baseline: LoRA on every LoRA slot at the largest integer rank that fits.
     UniformLora,
+    /// Baseline: LoRA on attention query and value only (Hugging Face PEFT's
+    /// default targets), at the largest integer rank that fits.
+    LoraQv,
     /// Baseline: BitFit.
     Bitfit,
     /// Baseline: LNFit.
@@ -33,7 +37,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 10] = [
+    pub const ALL: [Method; 11] = [
         Method::Bipeft,
         Method::NoIter,
         Method::NoGumbel,
@@ -41,6 +45,7 @@ impl Method {
         Method::DimThenBinary,
         Method::NoEarlySelection,
         Method::UniformLora,
+        Method::LoraQv,
         Method::Bitfit,
         Method::Lnfit,
         Method::Adapter,
@@ -56,6 +61,7 @@ impl Method {
             Method::DimThenBinary => "dim_then_binary",
             Method::NoEarlySelection => "no_early_selection",
             Method::UniformLora => "uniform_lora",
+            Method::LoraQv => "lora_qv",
             Method::Bitfit => "bitfit",
             Method::Lnfit => "lnfit",
             Method::Adapter => "adapter",
@@ -80,10 +86,19 @@ impl Method {
     }
 
     pub fn is_baseline(self) -> bool {
-        matches!(
-            self,
-            Method::UniformLora | Method::Bitfit | Method::Lnfit | Method::Adapter
-        )
+        self.baseline().is_some()
+    }
+
+    /// The hand-made baseline this method is, if it is one.
+    pub fn baseline(self) -> Option<Baseline> {
+        match self {
+            Method::UniformLora => Some(Baseline::UniformLora),
+            Method::LoraQv => Some(Baseline::LoraQv),
+            Method::Bitfit => Some(Baseline::Bitfit),
+            Method::Lnfit => Some(Baseline::Lnfit),
+            Method::Adapter => Some(Baseline::Adapter),
+            _ => None,
+        }
     }
 
     /// `bipeft search --mode` for this method, and whether it adds

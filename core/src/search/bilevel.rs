@@ -22,7 +22,8 @@ use super::optim::{arch_optimizer, clip_global_norm, linear_decay, weight_optimi
 use super::read::{flat, read_parts, read_values};
 use super::sample::{draw_with_noise, ArchSample, SampleSpec};
 use super::selector::BudgetSelector;
-use super::sensitivity::{pairs_from_rows, saliency_statistics};
+use super::saliency::copy_gradients;
+use super::sensitivity::{pairs_from_rows, saliency_statistics, tensor_counts, SlotSaliency};
 use super::slots::SearchSlots;
 use super::state::SelectionState;
 use super::trace::{EpochReport, SearchEvent};
@@ -41,13 +42,14 @@ pub trait SearchModel<B: AutodiffBackend>: AutodiffModule<B> {
     /// - returns `[1]`
     fn loss(&self, batch: &Self::Batch, sample: &ArchSample<B>) -> Tensor<B, 1>;
 
-    /// θ ⊙ ∇θ of every slot's parameters, flattened, one tensor per slot in
-    /// slot order (θ as it is now, ∇θ from `grads`). A slot whose parameters
-    /// got no gradient returns zeros of its size.
+    /// θ ⊙ ∇θ of every slot's parameters, in slot order, one flattened tensor
+    /// per parameter tensor of the slot's module (θ as it is now, ∇θ from
+    /// `grads`; zeros for a parameter without a gradient).
+    /// [`super::module_saliency`] computes it for one module.
     ///
     /// # Shapes
-    /// - returns `slots` tensors of `[n_m]`
-    fn saliency(&self, grads: &B::Gradients) -> Vec<Tensor<B::InnerBackend, 1>>;
+    /// - returns per slot its tensors' `[n]`
+    fn saliency(&self, grads: &GradientsParams) -> Vec<SlotSaliency<B::InnerBackend>>;
 }
 
 /// A running search.
@@ -63,7 +65,7 @@ pub struct BilevelSearch<B: AutodiffBackend, M: SearchModel<B>> {
     /// The decisions when selection is off: nothing pruned or fixed.
     no_selection: SelectionState,
     /// θ ⊙ ∇θ L_val of the last architecture step, waiting for its weight step.
-    pending_val: Option<Vec<Tensor<B::InnerBackend, 1>>>,
+    pending_val: Option<Vec<SlotSaliency<B::InnerBackend>>>,
     weight_steps: usize,
     total_weight_steps: usize,
     events: Vec<SearchEvent>,
@@ -192,6 +194,7 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             sampling: self.config.sampling,
             tau: self.tau(epoch),
             mode: self.config.mode,
+            early_selection: self.config.selection.is_some(),
         };
         let noise = match self.config.sampling {
             Sampling::Gumbel => {
@@ -247,7 +250,8 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             return Ok(None);
         }
         if self.selector.is_some() {
-            self.pending_val = Some(self.model.saliency(&grads));
+            let model_grads = GradientsParams::from_module(&mut grads, &self.model);
+            self.pending_val = Some(self.model.saliency(&model_grads));
         }
         let arch_grads = GradientsParams::from_module(&mut grads, &self.arch);
         self.arch = self
@@ -261,27 +265,17 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
     /// then the selector's bookkeeping. Returns the loss, or `None` when it was
     /// not finite and the batch was skipped.
     ///
-    /// The loss, the selector's statistics and the logits come back in one
-    /// awaited read; clipping stays on the device.
+    /// The sensitivity's training term is read after the update, as the
+    /// reference reads it: the updated θ times the clipped gradient (§6.1).
+    /// Two awaited reads: the loss (to skip a non-finite batch before it is
+    /// applied), then the logits and the selector's statistics together;
+    /// clipping stays on the device.
     pub async fn weight_step(&mut self, batch: &M::Batch, epoch: usize) -> Result<Option<f64>> {
         let sample = self.sample(self.clock.weight_stage(), epoch);
         let loss = self.model.loss(batch, &sample);
         let mut grads = loss.clone().backward();
+        let value = first_value(read_values(loss.inner()).await?)?;
         let val = self.pending_val.take();
-        let statistics = match (&self.selector, &val) {
-            (Some(_), Some(v)) => Some(saliency_statistics(&self.model.saliency(&grads), v)?),
-            _ => None,
-        };
-        let mut parts = vec![loss.inner()];
-        if self.selector.is_some() {
-            parts.push(flat(self.arch.binary_logits.val().inner()));
-            parts.push(flat(self.arch.rank_logits.val().inner()));
-            if let Some(statistics) = statistics {
-                parts.push(flat(statistics));
-            }
-        }
-        let mut values = read_parts(parts).await?.into_iter();
-        let value = first_value(values.next().unwrap_or_default())?;
         if !value.is_finite() {
             // As if the batch never came: the pending validation gradient waits
             // for the next weight step.
@@ -293,6 +287,10 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         if let Some(max_norm) = self.config.clip_grad_norm {
             clip_global_norm(&self.model, &mut model_grads, max_norm);
         }
+        let clipped = self
+            .selector
+            .is_some()
+            .then(|| copy_gradients(&self.model, &model_grads));
         let lr = linear_decay(
             self.config.weight_lr,
             self.weight_steps,
@@ -301,42 +299,55 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         self.model = self.weight_optim.step(lr, self.model.clone(), model_grads);
         self.weight_steps += 1;
 
-        if let Some(selector) = self.selector.as_mut() {
-            let (binary, rank) = (
-                values.next().unwrap_or_default(),
-                values.next().unwrap_or_default(),
-            );
-            let snapshot = ArchSnapshot::new(binary, rank, self.slots.candidates());
-            let pairs = values.next().map(|rows| pairs_from_rows(&rows));
-            let report =
-                selector.after_weight_step(&self.slots, epoch, &snapshot, pairs.as_deref());
-            self.last_trigger_cosine = report.trigger_cosine;
-            if let Some(step) = report.selection {
-                let name = |m: usize| self.slots.slots()[m].name.clone();
-                let pruned_names = step.pruned.iter().map(|&m| name(m)).collect();
-                let fixed_names = step
-                    .dimension
-                    .iter()
-                    .flat_map(|d| &d.fixed)
-                    .map(|f| name(self.slots.ranked_slot(f.row)))
-                    .collect();
-                self.events.push(SearchEvent::Selection {
-                    epoch,
-                    weight_step: self.weight_steps,
-                    step,
-                    pruned_names,
-                    fixed_names,
-                });
-            }
-            if report.finished && !self.stopped_early {
-                self.stopped_early = true;
-                self.events.push(SearchEvent::Stopped {
-                    epoch,
-                    weight_step: self.weight_steps,
-                });
-            }
-            self.last_snapshot = Some(snapshot);
+        let Some(selector) = self.selector.as_mut() else {
+            return Ok(Some(value));
+        };
+        let mut parts = vec![
+            flat(self.arch.binary_logits.val().inner()),
+            flat(self.arch.rank_logits.val().inner()),
+        ];
+        let mut counts = None;
+        if let (Some(clipped), Some(val)) = (clipped, val) {
+            let train = self.model.saliency(&clipped);
+            counts = Some(tensor_counts(&train));
+            parts.push(flat(saliency_statistics(&train, &val)?));
         }
+        let mut values = read_parts(parts).await?.into_iter();
+        let (binary, rank) = (
+            values.next().unwrap_or_default(),
+            values.next().unwrap_or_default(),
+        );
+        let snapshot = ArchSnapshot::new(binary, rank, self.slots.candidates());
+        let pairs = counts
+            .zip(values.next())
+            .map(|(counts, rows)| pairs_from_rows(&rows, &counts));
+        let report = selector.after_weight_step(&self.slots, epoch, &snapshot, pairs.as_deref());
+        self.last_trigger_cosine = report.trigger_cosine;
+        if let Some(step) = report.selection {
+            let name = |m: usize| self.slots.slots()[m].name.clone();
+            let pruned_names = step.pruned.iter().map(|&m| name(m)).collect();
+            let fixed_names = step
+                .dimension
+                .iter()
+                .flat_map(|d| &d.fixed)
+                .map(|f| name(self.slots.ranked_slot(f.row)))
+                .collect();
+            self.events.push(SearchEvent::Selection {
+                epoch,
+                weight_step: self.weight_steps,
+                step,
+                pruned_names,
+                fixed_names,
+            });
+        }
+        if report.finished && !self.stopped_early {
+            self.stopped_early = true;
+            self.events.push(SearchEvent::Stopped {
+                epoch,
+                weight_step: self.weight_steps,
+            });
+        }
+        self.last_snapshot = Some(snapshot);
         Ok(Some(value))
     }
 

@@ -104,6 +104,39 @@ pub struct SelectionConfig {
     pub soft_on_steps: usize,
 }
 
+/// T fitted to the length of a search (§6.2–6.3): the reference's T = 100
+/// assumes a long search (at least 8 weight steps per selection step after
+/// selection begins on every task of its run scripts); a shorter one would end
+/// its epochs before T reaches 0 and leave the budget-guided selection
+/// unfinished. The trigger needs `trigger_window + 1` recorded choices before
+/// it first fires; of the weight steps after that, this gives one selection
+/// step per [`WEIGHT_STEPS_PER_SELECTION`], at most 100 and at least 1.
+pub fn fitted_selection_steps(
+    steps_per_epoch: usize,
+    epochs: usize,
+    prune_begin_epoch: usize,
+    trigger_window: usize,
+) -> usize {
+    let after = steps_per_epoch * epochs.saturating_sub(prune_begin_epoch);
+    let warm = after.saturating_sub(trigger_window + 1);
+    (warm / WEIGHT_STEPS_PER_SELECTION).clamp(1, 100)
+}
+
+/// The first (0-based) epoch of early selection for a search of `epochs`
+/// epochs, as the reference's run scripts set it per task: epoch 2 for the
+/// long searches of small tasks (15–20 epochs), epoch 1 for the short ones of
+/// large tasks (3–5 epochs).
+pub fn default_selection_start(epochs: usize) -> usize {
+    if epochs >= 10 {
+        2
+    } else {
+        1
+    }
+}
+
+/// Weight steps per selection step in [`fitted_selection_steps`].
+pub const WEIGHT_STEPS_PER_SELECTION: usize = 2;
+
 /// The whole search: budget, schedule, sampling, optimisers, selection.
 #[derive(Config, Debug, PartialEq)]
 pub struct SearchConfig {
@@ -206,6 +239,18 @@ mod tests {
         assert_eq!(selection.form, SensitivityForm::Smoothed);
         assert_eq!(selection.prune_scan, PruneScan::SkipMisfits);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn selection_steps_fit_the_search() {
+        // The demo: 16 steps × (5 − 1) epochs = 64; 64 − 6 = 58; 58 / 2 = 29.
+        assert_eq!(fitted_selection_steps(16, 5, 1, 5), 29);
+        // A long search keeps the reference's 100.
+        assert_eq!(fitted_selection_steps(67, 15, 2, 5), 100);
+        assert_eq!(default_selection_start(15), 2);
+        assert_eq!(default_selection_start(5), 1);
+        // Selection starting after the last epoch: still at least 1.
+        assert_eq!(fitted_selection_steps(10, 2, 3, 5), 1);
     }
 
     #[test]

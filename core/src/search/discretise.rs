@@ -35,6 +35,31 @@ pub struct DiscreteArchitecture {
     pub budget_params: u64,
     /// Modules the argmax architecture had but the budget did not allow.
     pub trimmed: Vec<String>,
+    /// After a trim, the most important modules that were off (pruned or
+    /// trimmed) and still fit, added back in descending priority.
+    #[serde(default)]
+    pub refilled: Vec<String>,
+}
+
+impl DiscreteArchitecture {
+    /// What discretising did beyond reading the state, in words (the trim
+    /// to the budget and the refill after it), for a search's summary.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.trimmed.is_empty() {
+            notes.push(format!(
+                "the search ended above the budget; the least important modules were dropped: {}",
+                self.trimmed.join(", ")
+            ));
+        }
+        if !self.refilled.is_empty() {
+            notes.push(format!(
+                "then the most important modules that were off and still fit were added back: {}",
+                self.refilled.join(", ")
+            ));
+        }
+        notes
+    }
 }
 
 /// Discretises the search's state. `priority` ranks the modules for trimming
@@ -93,6 +118,30 @@ pub fn discretise(
             trimmed.push(slots.slots()[m].name.clone());
         }
     }
+    // A trim drops a module whole, which can leave much of the budget unused
+    // (the last selection step fixes ranks after it pruned, so the end can be
+    // a little over): refill it with the most important modules that fit.
+    let mut refilled = Vec::new();
+    if !trimmed.is_empty() {
+        let key: Vec<f64> = match priority {
+            Some(p) => p.to_vec(),
+            None => (0..slots.len())
+                .map(|m| snapshot.on_probability(m))
+                .collect(),
+        };
+        let mut order: Vec<usize> = (0..slots.len()).filter(|&m| !on[m]).collect();
+        order.sort_by(|&a, &b| key[b].total_cmp(&key[a]));
+        for m in order {
+            on[m] = true;
+            let with = total_of(&on);
+            if with <= budget_params {
+                total = with;
+                refilled.push(slots.slots()[m].name.clone());
+            } else {
+                on[m] = false;
+            }
+        }
+    }
     let modules = (0..slots.len())
         .filter(|&m| on[m])
         .map(|m| ModuleChoice {
@@ -111,6 +160,7 @@ pub fn discretise(
         trainable_params: total,
         budget_params,
         trimmed,
+        refilled,
     }
 }
 
@@ -189,7 +239,24 @@ mod tests {
         );
         assert_eq!(d.on, vec![true, false, false]);
         assert_eq!(d.trimmed, vec!["c".to_string()]);
+        // Nothing that is off fits the 1 left: b (6), c (3).
+        assert!(d.refilled.is_empty());
         assert_eq!(d.trainable_params, 40);
+        // Priority a lowest: a (40) is trimmed, 3 left; the refill adds b
+        // (the most important that is off and fits): 9; a does not fit back.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            false,
+            SearchMode::Iterative,
+            Some(&[0.1, 0.9, 0.5]),
+            41,
+        );
+        assert_eq!(d.trimmed, vec!["a".to_string()]);
+        assert_eq!(d.refilled, vec!["b".to_string()]);
+        assert_eq!(d.on, vec![false, true, true]);
+        assert_eq!(d.trainable_params, 9);
     }
 
     #[test]
@@ -250,7 +317,11 @@ mod tests {
             45,
         );
         assert_eq!(d.trimmed, vec!["c".to_string(), "a".to_string()]);
-        assert_eq!(d.trainable_params, 0);
+        // The refill then walks the off modules by priority: a (40 + trunk
+        // 20) does not fit, b (6) does, c (3 + trunk at rank 1: 7) does: 16.
+        assert_eq!(d.refilled, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(d.on, vec![false, true, true]);
+        assert_eq!(d.trainable_params, 16);
         // Budget 60: dropping c alone leaves a + trunk = 60.
         let d = discretise(
             &slots,

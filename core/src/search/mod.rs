@@ -22,8 +22,10 @@ pub mod gumbel;
 pub mod module_selection;
 pub mod noise;
 pub mod optim;
+pub mod outcome;
 pub mod read;
 pub mod sample;
+pub mod saliency;
 pub mod selector;
 pub mod sensitivity;
 pub mod slots;
@@ -37,12 +39,14 @@ pub use bilevel::{BilevelSearch, SearchModel, StepOutcome};
 pub use budget::{budget_from_percent, expected_params, Expectation};
 pub use checkpoint::SearchCheckpoint;
 pub use config::{
-    Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,
+    default_selection_start, fitted_selection_steps, Criterion, PruneScan, Sampling, SearchConfig, SearchMode, SelectionConfig, SensitivityForm,
 };
 pub use discretise::{DiscreteArchitecture, ModuleChoice};
+pub use outcome::SelectionOutcome;
 pub use sample::{ArchSample, SampleSpec};
 pub use selector::{BudgetSelector, SelectionStep, StepReport};
-pub use sensitivity::SaliencyPair;
+pub use saliency::{copy_gradients, module_saliency};
+pub use sensitivity::{SaliencyPair, SlotSaliency};
 pub use slots::{SearchSlot, SearchSlots, SharedCost, SlotCost};
 pub use stage::{Stage, StageClock};
 pub use state::SelectionState;

@@ -8,11 +8,11 @@
 //! at argmax β) and the dimension stage (β sampled, on/off held) are the same
 //! formula for the supernet. Pruning acts through `gates` only.
 //!
-//! In the dimension stage the reference code combines the held on/off sample
-//! with the pruning mask by a logical OR, which keeps every live
-//! rank-searchable module on; here the held sample is multiplied by the mask,
-//! as ALGORITHM.md §4 describes ("on/off is fixed to argmax of a hard Gumbel
-//! sample of α").
+//! In the dimension stage the on/off of rank-searchable slots is held, as the
+//! reference code holds it: with early selection on, its held binary sample is
+//! OR-ed with the pruning mask, so **every live rank-searchable slot is on**
+//! and every live slot's rank logits get a task gradient; without early
+//! selection (there is no mask) it is the argmax of a hard Gumbel sample of α.
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
@@ -47,6 +47,9 @@ pub struct SampleSpec {
     /// Gumbel temperature (ignored by [`Sampling::Softmax`]).
     pub tau: f64,
     pub mode: SearchMode,
+    /// Budget-guided early selection is on: in the dimension stage every live
+    /// rank-searchable slot is on (the held sample OR the pruning mask).
+    pub early_selection: bool,
 }
 
 /// Draws a sample from the logits under the selection state. Gradients reach
@@ -93,6 +96,11 @@ pub fn draw_with_noise<B: Backend>(
     let unranked = ranked.clone().neg().add_scalar(1.0);
     let gates = match spec.stage {
         Stage::Binary => searched_on,
+        Stage::Dimension if spec.early_selection => {
+            // The held sample OR the pruning mask: every rank-searchable slot is
+            // on here, and the live mask below takes the pruned ones off.
+            searched_on.mul(unranked).add(ranked)
+        }
         Stage::Dimension => {
             // On/off of rank-searchable slots is held: argmax of a hard binary
             // sample (of α itself where there is no sample to take, as in the
@@ -259,6 +267,7 @@ mod tests {
             sampling,
             tau: 1.0,
             mode: SearchMode::Iterative,
+            early_selection: false,
         }
     }
 
@@ -303,6 +312,39 @@ mod tests {
         assert_eq!(ga[4], 0.0);
         assert!(ga[2] != 0.0 || ga[3] != 0.0, "{ga:?}");
         assert!(arch.rank_logits.grad(&grads).is_some());
+    }
+
+    #[test]
+    fn dimension_stage_with_early_selection_turns_every_live_slot_on() {
+        // Slot 2 is strongly "off" in α: without early selection its held sample
+        // keeps it off (test above); with it, the pruning mask (all live) is
+        // OR-ed in, so it is on and its rank row gets a gradient.
+        let (arch, slots) = (arch(), slots());
+        let mut state = SelectionState::new(&slots, 100);
+        let mut dimension = spec(Stage::Dimension, Sampling::Gumbel);
+        dimension.early_selection = true;
+        let s = draw(&arch, &slots, &state, dimension);
+        assert_eq!(values(s.gates.clone()), vec![1.0, 1.0, 1.0]);
+        // d/dβ of Σ_r w_r · (r + 1) · gate: every row has a gradient.
+        let scale = host::<B, 2>(vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0], [2, 3], &Default::default());
+        let objective = s
+            .rank_weights
+            .mul(scale)
+            .sum_dim(1)
+            .reshape([2])
+            .mul(Tensor::cat(
+                vec![s.gates.clone().narrow(0, 0, 1), s.gates.clone().narrow(0, 2, 1)],
+                0,
+            ));
+        let grads = objective.sum().backward();
+        let gb = arch.rank_logits.grad(&grads).unwrap();
+        let gb = gb.into_data().to_vec::<f32>().unwrap();
+        assert!(gb[..3].iter().any(|&g| g != 0.0), "{gb:?}");
+        assert!(gb[3..].iter().any(|&g| g != 0.0), "{gb:?}");
+        // A pruned slot stays off.
+        state.pruned[2] = true;
+        let s = draw(&arch, &slots, &state, dimension);
+        assert_eq!(values(s.gates), vec![1.0, 1.0, 0.0]);
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub struct BudgetSelector {
     sensitivity: SensitivityTracker,
     trigger: Trigger,
     window: RankWindow,
+    /// The sizes the trigger's greedy fill counts (§6.2): maximum-rank sizes
+    /// until the first selection step, then each selection step's per-module
+    /// expected sizes (a pruned rank-searchable module 0, an on/off module its
+    /// full size), as the reference refreshes them only there.
+    #[serde(default)]
+    fill_counts: Vec<f64>,
 }
 
 impl BudgetSelector {
@@ -67,6 +73,7 @@ impl BudgetSelector {
             sensitivity: SensitivityTracker::new(slots.len(), &config),
             trigger: Trigger::new(config.trigger_window, config.trigger_threshold),
             window: RankWindow::new(),
+            fill_counts: max_rank_sizes(slots),
             budget: budget_params as f64,
             entangled,
             config,
@@ -119,10 +126,13 @@ impl BudgetSelector {
         let Some(sensitivity) = self.sensitivity.sensitivities() else {
             return report;
         };
-        let expectation = self.expectation(slots, snapshot);
+        if self.fill_counts.len() != slots.len() {
+            // A checkpoint from before the sizes were kept.
+            self.fill_counts = max_rank_sizes(slots);
+        }
         let choice = greedy_fill(
             &sensitivity,
-            &expectation.module_counts,
+            &self.fill_counts,
             &self.state.pruned,
             self.budget,
         );
@@ -131,6 +141,8 @@ impl BudgetSelector {
         if !check.fired {
             return report;
         }
+        let expectation = self.expectation(slots, snapshot);
+        self.fill_counts = expectation.module_counts.clone();
 
         let remaining_before = self.state.remaining_steps;
         let delta = (expectation.total - self.budget) / remaining_before as f64;
@@ -159,6 +171,13 @@ impl BudgetSelector {
     }
 }
 
+/// Every slot's size at its largest rank (an on/off slot's full size).
+fn max_rank_sizes(slots: &SearchSlots) -> Vec<f64> {
+    (0..slots.len())
+        .map(|m| slots.supernet_params(m) as f64)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,9 +198,7 @@ mod tests {
         SaliencyPair {
             train_abs,
             val_abs: 0.0,
-            dot: 0.0,
-            train_sq: 1.0,
-            val_sq: 1.0,
+            cosine: 0.0,
         }
     }
 

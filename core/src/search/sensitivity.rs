@@ -10,9 +10,16 @@
 //! ```
 //!
 //! The sensitivity is Ī_m (the reference code) or Ī_m · Ū_m (the paper's text).
-//! θ is taken where its gradient was taken; the validation gradient is that of
-//! the architecture step alone (the reference's `param.grad` there still holds
-//! the previous weight step's gradient as well, an accident of when it zeroes).
+//!
+//! cos_m is, as in the reference code, the **mean over the module's parameter
+//! tensors** (LoRA A and B, each adapter factor and bias) of the cosine of that
+//! tensor's training and validation θ ⊙ ∇θ; a tensor whose product is all zero
+//! (LoRA B at the start) contributes a cosine of 0 and still counts in the mean.
+//! The training term is taken after the weight step: the updated θ times the
+//! clipped gradient (what the reference's `param * param.grad` holds after
+//! `optimizer.step()`). The validation term is θ ⊙ ∇θ L_val of the
+//! architecture step alone (the reference's `param.grad` there still holds the
+//! previous weight step's gradient as well, an accident of when it zeroes).
 
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -21,10 +28,14 @@ use super::read::read_values;
 use super::slots::SearchSlots;
 use crate::error::{Error, Result};
 
-/// What the sensitivity needs of one slot's θ ⊙ ∇θ on a training batch (t) and
-/// on the following architecture batch (v).
+/// θ ⊙ ∇θ of one slot: one flattened tensor per parameter tensor of the
+/// module, in a fixed order (the same for the training and validation sides).
+pub type SlotSaliency<B> = Vec<Tensor<B, 1>>;
+
+/// What the sensitivity needs of one parameter tensor's θ ⊙ ∇θ on a training
+/// batch (t) and on the architecture batch before it (v).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SaliencyPair {
+pub struct TensorStatistics {
     /// Σ|t|
     pub train_abs: f64,
     /// Σ|v|
@@ -37,11 +48,35 @@ pub struct SaliencyPair {
     pub val_sq: f64,
 }
 
-impl SaliencyPair {
-    /// Cosine of t and v as `torch.nn.functional.cosine_similarity` (eps 1e-8):
-    /// 0 when either is zero.
+impl TensorStatistics {
+    /// Cosine of t and v as `torch.nn.functional.cosine_similarity(t, v, dim=0)`
+    /// (eps 1e-8): 0 when either is zero.
     pub fn cosine(&self) -> f64 {
-        self.dot / (self.train_sq.sqrt() * self.val_sq.sqrt()).max(1e-8)
+        self.dot / (self.train_sq.sqrt().max(1e-8) * self.val_sq.sqrt().max(1e-8))
+    }
+}
+
+/// What the sensitivity needs of one slot: its Σ|θ⊙∇θ| on both sides and the
+/// mean of its tensors' cosines.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SaliencyPair {
+    /// Σ|t| over all the slot's parameters.
+    pub train_abs: f64,
+    /// Σ|v| over all the slot's parameters.
+    pub val_abs: f64,
+    /// cos_m: the mean over the slot's parameter tensors of cos(t, v).
+    pub cosine: f64,
+}
+
+impl SaliencyPair {
+    /// The pair of a slot from its tensors' statistics.
+    pub fn from_tensors(tensors: &[TensorStatistics]) -> Self {
+        let n = tensors.len().max(1) as f64;
+        SaliencyPair {
+            train_abs: tensors.iter().map(|t| t.train_abs).sum(),
+            val_abs: tensors.iter().map(|t| t.val_abs).sum(),
+            cosine: tensors.iter().map(TensorStatistics::cosine).sum::<f64>() / n,
+        }
     }
 
     /// The raw score s_m of a module with `params` parameters.
@@ -52,25 +87,31 @@ impl SaliencyPair {
             Criterion::Tra => t,
             Criterion::Val => v,
             Criterion::TraVal => t + v,
-            Criterion::TraValCos1 => t + self.cosine() * v,
-            Criterion::TraValCos2 => self.cosine() * (t + v),
+            Criterion::TraValCos1 => t + self.cosine * v,
+            Criterion::TraValCos2 => self.cosine * (t + v),
         }
     }
 }
 
-/// The five statistics of every slot as one `[slots, 5]` tensor, so they come
-/// back to the host in one read. `train[m]` and `val[m]` are slot m's θ ⊙ ∇θ,
-/// flattened over all its parameters.
+/// The five statistics of every parameter tensor of every slot as one
+/// `[tensors, 5]` tensor (slot by slot, in slot order), so they come back to
+/// the host in one read; [`pairs_from_rows`] folds them back into slots.
 ///
 /// # Shapes
-/// - train, val: `slots` tensors of `[n_m]` → `[slots, 5]`
+/// - train, val: per slot, its tensors' `[n]` → `[Σ tensors, 5]`
 pub fn saliency_statistics<B: Backend>(
-    train: &[Tensor<B, 1>],
-    val: &[Tensor<B, 1>],
+    train: &[SlotSaliency<B>],
+    val: &[SlotSaliency<B>],
 ) -> Result<Tensor<B, 2>> {
-    if train.len() != val.len() || train.is_empty() {
+    let shapes_match = train.len() == val.len()
+        && train
+            .iter()
+            .zip(val)
+            .all(|(t, v)| t.len() == v.len() && !t.is_empty());
+    if !shapes_match || train.is_empty() {
         return Err(Error::InvalidInput(format!(
-            "saliency needs one training and one validation vector per slot, got {} and {}",
+            "saliency needs the same parameter tensors on the training and the validation side \
+             for every slot, got {} and {} slots",
             train.len(),
             val.len()
         )));
@@ -78,6 +119,7 @@ pub fn saliency_statistics<B: Backend>(
     let rows = train
         .iter()
         .zip(val)
+        .flat_map(|(ts, vs)| ts.iter().zip(vs))
         .map(|(t, v)| {
             Tensor::cat(
                 vec![
@@ -94,25 +136,41 @@ pub fn saliency_statistics<B: Backend>(
     Ok(Tensor::stack(rows, 0))
 }
 
-/// Reads [`saliency_statistics`] back as pairs (one awaited read).
-pub async fn saliency_pairs<B: Backend>(
-    train: &[Tensor<B, 1>],
-    val: &[Tensor<B, 1>],
-) -> Result<Vec<SaliencyPair>> {
-    let values = read_values(saliency_statistics(train, val)?).await?;
-    Ok(pairs_from_rows(&values))
+/// The number of parameter tensors of each slot, as [`pairs_from_rows`] needs it.
+pub fn tensor_counts<B: Backend>(saliency: &[SlotSaliency<B>]) -> Vec<usize> {
+    saliency.iter().map(Vec::len).collect()
 }
 
-/// Pairs from the row-major values of a `[slots, 5]` statistics tensor.
-pub fn pairs_from_rows(values: &[f32]) -> Vec<SaliencyPair> {
-    values
+/// Reads [`saliency_statistics`] back as pairs (one awaited read).
+pub async fn saliency_pairs<B: Backend>(
+    train: &[SlotSaliency<B>],
+    val: &[SlotSaliency<B>],
+) -> Result<Vec<SaliencyPair>> {
+    let values = read_values(saliency_statistics(train, val)?).await?;
+    Ok(pairs_from_rows(&values, &tensor_counts(train)))
+}
+
+/// Pairs from the row-major values of a `[tensors, 5]` statistics tensor,
+/// `counts[m]` rows for slot m.
+pub fn pairs_from_rows(values: &[f32], counts: &[usize]) -> Vec<SaliencyPair> {
+    let rows: Vec<TensorStatistics> = values
         .chunks_exact(5)
-        .map(|r| SaliencyPair {
+        .map(|r| TensorStatistics {
             train_abs: r[0] as f64,
             val_abs: r[1] as f64,
             dot: r[2] as f64,
             train_sq: r[3] as f64,
             val_sq: r[4] as f64,
+        })
+        .collect();
+    let mut start = 0;
+    counts
+        .iter()
+        .map(|&n| {
+            let end = (start + n).min(rows.len());
+            let pair = SaliencyPair::from_tensors(&rows[start.min(end)..end]);
+            start = end;
+            pair
         })
         .collect()
 }
@@ -198,40 +256,60 @@ mod tests {
     }
 
     #[test]
-    fn statistics_of_two_slots() {
-        let train = [vector(&[1.0, -2.0]), vector(&[0.0, 0.0, 3.0])];
-        let val = [vector(&[2.0, 1.0]), vector(&[0.0, 0.0, 0.0])];
+    fn cosine_is_the_mean_over_parameter_tensors() {
+        // Slot 0 has two tensors: A with t = [1, -2], v = [2, 1] (cos 0) and
+        // B with t = [3, 4], v = [6, 8] (cos 1): cos_0 = (0 + 1) / 2 = 0.5,
+        // whereas the cosine of the concatenations would be
+        // (0 + 50) / (√30 · √105) ≈ 0.8909.
+        // Slot 1: one tensor whose training product is all zero (LoRA B at the
+        // start): cos 0. Slot 2: A with cos −1 and an all-zero B: mean −0.5.
+        let train = [
+            vec![vector(&[1.0, -2.0]), vector(&[3.0, 4.0])],
+            vec![vector(&[0.0, 0.0, 0.0])],
+            vec![vector(&[1.0, 1.0]), vector(&[0.0])],
+        ];
+        let val = [
+            vec![vector(&[2.0, 1.0]), vector(&[6.0, 8.0])],
+            vec![vector(&[0.0, 0.0, 3.0])],
+            vec![vector(&[-2.0, -2.0]), vector(&[5.0])],
+        ];
         let pairs = futures_lite::future::block_on(saliency_pairs(&train, &val)).unwrap();
-        assert_eq!(
-            pairs[0],
-            SaliencyPair {
-                train_abs: 3.0,
-                val_abs: 3.0,
-                dot: 0.0,
-                train_sq: 5.0,
-                val_sq: 5.0
-            }
-        );
-        assert_eq!(pairs[1].cosine(), 0.0);
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[0].train_abs, 3.0 + 7.0);
+        assert_eq!(pairs[0].val_abs, 3.0 + 14.0);
+        assert!((pairs[0].cosine - 0.5).abs() < 1e-7, "{:?}", pairs[0]);
+        assert_eq!(pairs[1].cosine, 0.0);
+        assert_eq!(pairs[1].val_abs, 3.0);
+        assert!((pairs[2].cosine + 0.5).abs() < 1e-7, "{:?}", pairs[2]);
+        // Mismatched sides are refused.
         assert!(futures_lite::future::block_on(saliency_pairs(&train, &val[..1])).is_err());
+        let short = [val[0].clone(), val[1].clone(), vec![vector(&[1.0, 1.0])]];
+        assert!(futures_lite::future::block_on(saliency_pairs(&train, &short)).is_err());
     }
 
     #[test]
     fn criteria_on_hand_numbers() {
-        // t = [3, 4], v = -[6, 8]: cos = -1, Σ|t| = 7, Σ|v| = 14; n = 7.
+        // Σ|t| = 7, Σ|v| = 14, cos = −1; n = 7.
         let p = SaliencyPair {
+            train_abs: 7.0,
+            val_abs: 14.0,
+            cosine: -1.0,
+        };
+        assert_eq!(p.score(Criterion::Tra, 7), 1.0);
+        assert_eq!(p.score(Criterion::Val, 7), 2.0);
+        assert_eq!(p.score(Criterion::TraVal, 7), 3.0);
+        assert!((p.score(Criterion::TraValCos1, 7) - (1.0 - 2.0)).abs() < 1e-12);
+        assert!((p.score(Criterion::TraValCos2, 7) + 3.0).abs() < 1e-12);
+        // t = [3, 4], v = −[6, 8] as one tensor: cos −1.
+        let t = TensorStatistics {
             train_abs: 7.0,
             val_abs: 14.0,
             dot: -50.0,
             train_sq: 25.0,
             val_sq: 100.0,
         };
-        assert!((p.cosine() + 1.0).abs() < 1e-12);
-        assert_eq!(p.score(Criterion::Tra, 7), 1.0);
-        assert_eq!(p.score(Criterion::Val, 7), 2.0);
-        assert_eq!(p.score(Criterion::TraVal, 7), 3.0);
-        assert!((p.score(Criterion::TraValCos1, 7) - (1.0 - 2.0)).abs() < 1e-12);
-        assert!((p.score(Criterion::TraValCos2, 7) + 3.0).abs() < 1e-12);
+        assert!((t.cosine() + 1.0).abs() < 1e-12);
+        assert_eq!(SaliencyPair::from_tensors(&[t]).cosine, t.cosine());
     }
 
     #[test]
@@ -247,9 +325,7 @@ mod tests {
         let pair = |t: f64| SaliencyPair {
             train_abs: t,
             val_abs: 0.0,
-            dot: 0.0,
-            train_sq: 0.0,
-            val_sq: 0.0,
+            cosine: 0.0,
         };
         tracker.update(&slots, &[pair(1.0), pair(4.0)], &[false, false]);
         // s = 1 (a), 2 (b). Ī = .15 s; Ū = .15 |s - Ī| = .15 · .85 s.

@@ -3,20 +3,28 @@
 //! modules; when that choice has stopped changing — its mean cosine similarity
 //! with the previous few choices reaches a threshold — a selection step fires.
 //!
-//! The fill takes live modules only, as ALGORITHM.md says. The reference code
-//! also walks pruned modules (last, with sensitivity −999) and marks every one
-//! that still fits — pruned rank-searchable modules count 0 parameters there,
-//! so they are always marked — which makes successive choices look more alike
-//! as pruning goes on.
+//! As in the reference code, the fill walks **all** modules: the live ones in
+//! descending sensitivity, then the pruned ones (the reference sorts them last
+//! by giving them a sensitivity 999 lower), and marks every one that still
+//! fits. The sizes are the selector's (see [`super::selector`]): maximum-rank
+//! sizes until the first selection step, then the expected sizes of the last
+//! selection step, in which a pruned rank-searchable module counts 0 — so it is
+//! always marked, which makes successive choices look more alike as pruning
+//! goes on.
 
 use std::collections::VecDeque;
 
-/// Fills `budget` with live modules in descending sensitivity: a module is
-/// taken when it still fits, and the fill stops as soon as the budget is used
-/// up. Ties keep slot order. Returns the 0/1 choice per slot.
+/// Fills `budget` with modules in descending sensitivity, live ones before
+/// pruned ones: a module is taken when it still fits (with its size in
+/// `counts`), and the fill stops as soon as the budget is used up. Ties keep
+/// slot order. Returns the 0/1 choice per slot.
 pub fn greedy_fill(sensitivity: &[f64], counts: &[f64], pruned: &[bool], budget: f64) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..sensitivity.len()).filter(|&m| !pruned[m]).collect();
-    order.sort_by(|&a, &b| sensitivity[b].total_cmp(&sensitivity[a]));
+    let mut order: Vec<usize> = (0..sensitivity.len()).collect();
+    order.sort_by(|&a, &b| {
+        pruned[a]
+            .cmp(&pruned[b])
+            .then(sensitivity[b].total_cmp(&sensitivity[a]))
+    });
     let mut chosen = vec![false; sensitivity.len()];
     let mut used = 0.0;
     for m in order {
@@ -114,7 +122,8 @@ mod tests {
             10.0,
         );
         assert_eq!(chosen, vec![false, false, true, true]);
-        // Pruned slots are never chosen, whatever their sensitivity.
+        // Slot 2 pruned: it comes last whatever its sensitivity. Live order
+        // 0 (5), 3 (4) → 9, 1 (1) → 10, stop before slot 2.
         let chosen = greedy_fill(
             &[0.5, 0.1, 0.9, 0.3],
             &[5.0, 1.0, 6.0, 4.0],
@@ -122,6 +131,25 @@ mod tests {
             10.0,
         );
         assert_eq!(chosen, vec![true, true, false, true]);
+        // A pruned rank-searchable slot counts 0 (its refreshed size): it is
+        // marked after the live ones, although the budget is full (0 fits).
+        // Live: 0 (5) → 5, 3 (4) → 9, 1 (1) → 10 = budget: the fill stops.
+        // With budget 9.5: 0, 3 → 9; 1 does not fit; 2 (0) fits → marked.
+        let chosen = greedy_fill(
+            &[0.5, 0.1, 0.9, 0.3],
+            &[5.0, 1.0, 0.0, 4.0],
+            &[false, false, true, false],
+            9.5,
+        );
+        assert_eq!(chosen, vec![true, false, true, true]);
+        // A pruned on/off slot keeps its size and is marked only if it fits.
+        let chosen = greedy_fill(
+            &[0.5, 0.1, 0.9, 0.3],
+            &[5.0, 1.0, 6.0, 4.0],
+            &[false, false, true, false],
+            9.5,
+        );
+        assert_eq!(chosen, vec![true, false, false, true]);
     }
 
     #[test]

@@ -295,7 +295,7 @@ pub fn retrain<B: AutodiffBackend>(
         });
         let is_best = state
             .best
-            .is_none_or(|b| score > state.history[b].validation[&metric]);
+            .is_none_or(|b| keeps_later(score, state.history[b].validation[&metric]));
         if is_best {
             state.best = Some(state.history.len() - 1);
             best_bytes = recorder
@@ -424,4 +424,23 @@ fn check_out_dir(spec: &RetrainSpec) -> Result<Option<Checkpoint>> {
         }
     }
     Ok(None)
+}
+
+/// Whether an epoch's validation `score` replaces the best so far: on a tie
+/// the later epoch is kept, as the reference keeps it (it saves on `>=`).
+fn keeps_later(score: f64, best: f64) -> bool {
+    score >= best
+}
+
+#[cfg(test)]
+mod best_epoch_tests {
+    use super::keeps_later;
+
+    #[test]
+    fn a_tie_keeps_the_later_epoch() {
+        assert!(keeps_later(0.75, 0.75));
+        assert!(keeps_later(0.8, 0.75));
+        assert!(!keeps_later(0.7, 0.75));
+        assert!(!keeps_later(f64::NAN, 0.75));
+    }
 }

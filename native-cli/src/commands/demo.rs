@@ -30,8 +30,9 @@ const SNIPPETS: &str = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt";
 /// Sizes of the demo (2 cores, release build).
 const TRAIN_EXAMPLES: usize = 2000;
 const DEV_EXAMPLES: usize = 600;
-const SEARCH_EXAMPLES: usize = 512;
-const SEARCH_EPOCHS: usize = 4;
+const SEARCH_EXAMPLES: usize = 1024;
+const SEARCH_EPOCHS: usize = 5;
+const SEARCH_BATCH: usize = 32;
 const RETRAIN_EXAMPLES: usize = 1024;
 const RETRAIN_EPOCHS: usize = 2;
 const MAX_LENGTH: usize = 64;
@@ -103,6 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         SEARCH_EPOCHS.to_string(),
         "--max-train-examples".into(),
         SEARCH_EXAMPLES.to_string(),
+        "--batch-size".into(),
+        SEARCH_BATCH.to_string(),
         "--selection-start-epoch".into(),
         "1".into(),
         "--out".into(),

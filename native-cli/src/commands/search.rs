@@ -12,15 +12,15 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, load_task, plan_batches, tokenize_task, BatchOptions, Formulation, SplitOptions,
-    Splits, TensorBatch, TokenizeOptions,
+    collate, load_task, tokenize_task, Formulation, SearchEpochPlan, SplitOptions, Splits,
+    TokenizeOptions,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
-    SearchConfig, SearchEvent, SearchMode, SelectionConfig, StepOutcome,
+    budget_from_percent, default_selection_start, fitted_selection_steps, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
+    SearchConfig, SearchEvent, SearchMode, SelectionConfig, SelectionOutcome, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
 use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
@@ -50,13 +50,16 @@ pub enum Mode {
     BinaryThenDim,
     /// Ablation: dimension stage first, then binary.
     DimThenBinary,
-    /// Baseline: LoRA on every LoRA slot at the largest rank that fits.
+    /// Baseline: LoRA on every LoRA slot of the space at the largest integer rank that fits.
     UniformLora,
+    /// Baseline: LoRA on attention query and value only (Hugging Face PEFT's
+    /// default targets) at the largest integer rank that fits.
+    LoraQv,
     /// Baseline: BitFit only (as many as fit, in slot order).
     Bitfit,
     /// Baseline: LNFit only.
     Lnfit,
-    /// Baseline: low-rank adapters on every adapter slot at the largest rank that fits.
+    /// Baseline: low-rank adapters on every adapter slot at the largest integer rank that fits.
     Adapter,
 }
 
@@ -122,15 +125,18 @@ pub struct Args {
     /// Adam learning rate of the architecture logits.
     #[arg(long, default_value_t = 0.01)]
     pub arch_lr: f64,
-    /// T: selection steps from the expected size to the budget.
-    #[arg(long, default_value_t = 100)]
-    pub max_selection_steps: usize,
+    /// T: selection steps from the expected size to the budget (default: fitted
+    /// to the search's length, one per 2 weight steps after selection begins,
+    /// at most the reference's 100).
+    #[arg(long)]
+    pub max_selection_steps: Option<usize>,
     /// Mean cosine at which a selection step fires.
     #[arg(long, default_value_t = 0.85)]
     pub trigger_threshold: f64,
-    /// First (0-based) epoch of early selection.
-    #[arg(long, default_value_t = 2)]
-    pub selection_start_epoch: usize,
+    /// First (0-based) epoch of early selection (default: 2 for searches of
+    /// 10 epochs or more, else 1, as the reference sets it per task).
+    #[arg(long)]
+    pub selection_start_epoch: Option<usize>,
     /// Candidate ranks for every rank-searchable slot (default: the space's), e.g. `1,4,8`.
     #[arg(long, value_delimiter = ',')]
     pub ranks: Option<Vec<usize>>,
@@ -399,12 +405,15 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             }
         }
     }
-    let catalogue = Catalogue::build(
-        &config.shape(),
-        &space,
-        &PeftOptions::default(),
-        config.site_namer(&prefix),
-    )?;
+    let shape = config.shape();
+    let options = PeftOptions::default();
+    let baseline = baseline::of(args.mode);
+    // A baseline is sized in its own space (every integer rank), the search in --space.
+    let sized_space = match baseline {
+        Some(b) => b.space(&space, &shape, &options)?,
+        None => space,
+    };
+    let catalogue = Catalogue::build(&shape, &sized_space, &options, config.site_namer(&prefix))?;
     let backbone_params = config.num_params();
     let budget = parse_budget(&job.budget, backbone_params)?;
     let smallest = catalogue
@@ -420,8 +429,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         );
     }
 
-    if let Some(kind) = baseline::kind_of(args.mode) {
-        let config = baseline::sized(&catalogue, kind, budget)?;
+    if let Some(baseline) = baseline {
+        let config = baseline.size(&catalogue, budget)?;
         return finish_baseline(&job, &config, budget, backbone_params, &catalogue, started);
     }
 
@@ -442,24 +451,10 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         options.max_length = max;
     }
     let tokenized = tokenize_task(&data, tokenizer, &options)?;
-    let arch_plan = plan_batches(
-        &tokenized,
-        &splits.search_arch,
-        &BatchOptions::train(args.batch_size, args.seed ^ 0xa5a5),
-    )?;
-    let arch_batches: Vec<TensorBatch<B>> = arch_plan
-        .iter()
-        .map(|items| Ok(collate(&tokenized, items)?.to_tensors(&device)))
-        .collect::<anyhow::Result<_>>()?;
-    let steps_per_epoch = splits.search_weights.len().div_ceil(args.batch_size);
-    if arch_batches.is_empty() || steps_per_epoch == 0 {
-        bail!(
-            "task {} gives no search data ({} weight / {} architecture examples)",
-            task_name,
-            splits.search_weights.len(),
-            splits.search_arch.len()
-        );
-    }
+    let steps_per_epoch = SearchEpochPlan::new(&tokenized, &splits, args.batch_size, args.seed, 0)
+        .with_context(|| format!("task {task_name}"))?
+        .weights
+        .len();
 
     let mode = match args.mode {
         Mode::NoIter => SearchMode::NoIter,
@@ -469,10 +464,22 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     };
     let zero_rank = mode == SearchMode::NoIter;
     let slots = search_slots(&catalogue, zero_rank)?;
+    let selection_start = args
+        .selection_start_epoch
+        .unwrap_or_else(|| default_selection_start(args.epochs));
     let selection = (!args.no_early_selection).then(|| {
-        SelectionConfig::new()
-            .with_prune_begin_epoch(args.selection_start_epoch)
-            .with_max_prune_steps(args.max_selection_steps)
+        let defaults = SelectionConfig::new();
+        let steps = args.max_selection_steps.unwrap_or_else(|| {
+            fitted_selection_steps(
+                steps_per_epoch,
+                args.epochs,
+                selection_start,
+                defaults.trigger_window,
+            )
+        });
+        defaults
+            .with_prune_begin_epoch(selection_start)
+            .with_max_prune_steps(steps)
             .with_trigger_threshold(args.trigger_threshold)
             .with_criterion(match args.criterion {
                 CriterionArg::Tra => Criterion::Tra,
@@ -541,13 +548,17 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     let total_steps = args.epochs * steps_per_epoch;
     let mut progress = args.progress.reporter()?;
     progress.message(&format!(
-        "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}{}",
+        "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}{}{}",
         catalogue.slots().len(),
         catalogue.space.name,
         task_name,
         splits.search_weights.len(),
         splits.search_arch.len(),
         steps_per_epoch,
+        selection.as_ref().map_or(String::new(), |s| format!(
+            ", selection from epoch {} in T = {} steps",
+            s.prune_begin_epoch, s.max_prune_steps
+        )),
         if driver.step > 0 {
             format!(", resumed at step {}", driver.step)
         } else {
@@ -558,19 +569,15 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     let every = args.checkpoint_every.unwrap_or(0);
     let (start_epoch, start_batch) = (driver.epoch, driver.batch);
     'epochs: for epoch in start_epoch..args.epochs {
-        let plan = plan_batches(
-            &tokenized,
-            &splits.search_weights,
-            &BatchOptions::train(args.batch_size, args.seed.wrapping_add(epoch as u64)),
-        )?;
+        let plan = SearchEpochPlan::new(&tokenized, &splits, args.batch_size, args.seed, epoch)?;
         let first = if epoch == start_epoch { start_batch } else { 0 };
-        for (i, items) in plan.iter().enumerate().skip(first) {
+        for (i, items) in plan.weights.iter().enumerate().skip(first) {
             if search.stopped_early() {
                 break 'epochs;
             }
             let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
-            let outcome =
-                block_on(search.step(&arch_batches[i % arch_batches.len()], &batch, epoch))?;
+            let arch_batch = collate(&tokenized, plan.arch_for(i))?.to_tensors::<B>(&device);
+            let outcome = block_on(search.step(&arch_batch, &batch, epoch))?;
             let record = StepRecord {
                 step: driver.step,
                 outcome,
@@ -594,16 +601,19 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     save_checkpoint(&search, &driver, &job.out)?;
     progress.finish_phase()?;
     let stopped_early = search.stopped_early();
+    let remaining_steps = search.state().remaining_steps;
     let events = search.events().to_vec();
     let (_, _, arch) = block_on(search.finish())?;
-    let mut notes = Vec::new();
-    if !arch.trimmed.is_empty() {
-        notes.push(format!(
-            "the search ended above the budget; the least important modules were dropped: {}",
-            arch.trimmed.join(", ")
-        ));
-    }
     let peft = peft_config_in_budget(&catalogue, &arch, zero_rank)?;
+    let mut notes = SelectionOutcome::of(
+        &events,
+        stopped_early,
+        selection.is_some().then_some(remaining_steps),
+        peft.trainable_params,
+        budget,
+    )
+    .lines();
+    notes.extend(arch.notes());
 
     let seconds = seconds_before + started.elapsed().as_secs_f64();
     let steps = driver.steps;
