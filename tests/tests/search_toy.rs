@@ -271,11 +271,16 @@ fn search_finds_the_modules_that_matter_within_budget() {
         );
         assert!(arch.trainable_params <= BUDGET, "seed {seed}: {arch:?}");
         assert!(arch.trimmed.is_empty(), "seed {seed}: {arch:?}");
-        assert_eq!(
-            chosen,
-            vec!["site0.lora", "site1.lora", "site2.bitfit"],
-            "seed {seed} {scan:?}"
-        );
+        // The modules that matter are kept, and no LoRA where none is needed;
+        // with the dimension stage searching every live module's rank (as the
+        // reference does), the LoRAs may end at a smaller rank than the
+        // largest, and the biases that then still fit are kept too.
+        for needed in ["site0.lora", "site1.lora", "site2.bitfit"] {
+            assert!(chosen.contains(&needed), "seed {seed} {scan:?}: {chosen:?}");
+        }
+        for useless in ["site2.lora", "site3.lora"] {
+            assert!(!chosen.contains(&useless), "seed {seed} {scan:?}: {chosen:?}");
+        }
         assert!(last < 0.5 * first, "seed {seed}: loss {first} → {last}");
     }
 }

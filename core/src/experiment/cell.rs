@@ -31,6 +31,11 @@ pub struct Cell {
     pub retrain: RetrainSettings,
 }
 
+/// The version of the search a cell's result comes from, in its fingerprint
+/// and its record: 2 is the search as the reference runs it (issue 14). A
+/// stored cell of an older search is recomputed, not reused.
+pub const SEARCH_VERSION: u32 = 2;
+
 /// What the fingerprint hashes.
 #[derive(Serialize)]
 struct Key<'a> {
@@ -73,7 +78,7 @@ impl Cell {
     /// SHA-256 (hex) of every setting that changes the cell's result.
     pub fn fingerprint(&self) -> String {
         let key = Key {
-            version: 1,
+            version: SEARCH_VERSION,
             model: &self.model,
             task: &self.task,
             budget: self.budget.label(),

@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod cell;
 pub mod method;
+pub mod paired;
 pub mod plan;
 pub mod record;
 pub mod report;
@@ -16,6 +17,7 @@ pub mod summary;
 pub use budget::Budget;
 pub use cell::Cell;
 pub use method::Method;
+pub use paired::{paired_differences, PairedDifference};
 pub use plan::{ModelEntry, Plan, PlanFormat, RetrainSettings, SearchSettings, TaskEntry};
 pub use record::{CellOutcome, CellRecord, CELL_FORMAT};
 pub use report::{MethodTime, Report, RESULTS_FORMAT};

@@ -100,6 +100,10 @@ pub struct RetrainSettings {
     pub batch_size: usize,
     #[serde(default)]
     pub learning_rate: Option<f64>,
+    /// The hand-made baselines' learning rate, when it differs from the
+    /// searched methods' (each family's own tuned rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_learning_rate: Option<f64>,
 }
 
 impl Default for RetrainSettings {
@@ -108,6 +112,7 @@ impl Default for RetrainSettings {
             epochs: default_retrain_epochs(),
             batch_size: default_batch_size(),
             learning_rate: None,
+            baseline_learning_rate: None,
         }
     }
 }
@@ -245,6 +250,10 @@ impl Plan {
             ("search.weight_lr", self.search.weight_lr),
             ("search.arch_lr", self.search.arch_lr),
             ("retrain.learning_rate", self.retrain.learning_rate),
+            (
+                "retrain.baseline_learning_rate",
+                self.retrain.baseline_learning_rate,
+            ),
         ] {
             if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
                 return Err(format!("{what} must be a positive number"));

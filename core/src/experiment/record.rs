@@ -42,6 +42,17 @@ pub struct CellRecord {
     pub retrain_seconds: f64,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// [`super::cell::SEARCH_VERSION`] of the search that made this result
+    /// (1 for records written before it was kept).
+    #[serde(default = "first_search_version")]
+    pub search_version: u32,
+    /// The bipeft build that computed the cell (`git describe` of its source), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed_with: Option<String>,
+}
+
+fn first_search_version() -> u32 {
+    1
 }
 
 /// What running a cell measured; [`CellRecord::new`] adds the cell's identity.
@@ -78,7 +89,14 @@ impl CellRecord {
             search_seconds: outcome.search_seconds,
             retrain_seconds: outcome.retrain_seconds,
             notes: outcome.notes,
+            search_version: super::cell::SEARCH_VERSION,
+            computed_with: option_env!("BIPEFT_BUILD").map(str::to_string),
         }
+    }
+
+    /// Whether this record comes from an older search than this build's.
+    pub fn is_from_older_search(&self) -> bool {
+        self.search_version < super::cell::SEARCH_VERSION
     }
 
     /// Whether this record is the result of `cell` as it is now planned.

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::method::Method;
+use super::paired::{paired_differences, PairedDifference};
 use super::plan::Plan;
 use super::record::CellRecord;
 use super::summary::{search_time_per_method, summarise, Group, Stat};
@@ -26,6 +27,8 @@ pub struct Report {
     pub plan: Plan,
     pub groups: Vec<Group>,
     pub search_seconds_per_method: Vec<MethodTime>,
+    /// BIPEFT − each other method, paired by seed, with 95% intervals.
+    pub paired_differences: Vec<PairedDifference>,
     pub cells: Vec<CellRecord>,
 }
 
@@ -55,6 +58,7 @@ impl Report {
             plan: plan.clone(),
             groups,
             search_seconds_per_method: times,
+            paired_differences: paired_differences(&records),
             cells: records,
         }
     }
@@ -71,6 +75,21 @@ impl Report {
              parameters (the task head is not counted); times are wall-clock seconds per cell.\n",
             self.cells_done, self.cells_total
         );
+        let mut builds: Vec<&str> = self
+            .cells
+            .iter()
+            .map(|c| c.computed_with.as_deref().unwrap_or("an unnamed build"))
+            .collect();
+        builds.sort_unstable();
+        builds.dedup();
+        if !builds.is_empty() {
+            let _ = writeln!(
+                md,
+                "Cells computed with bipeft {} (search version {}).\n",
+                builds.join(", "),
+                super::cell::SEARCH_VERSION
+            );
+        }
         let _ = writeln!(md, "Regenerate:\n\n```sh\n{}\n```\n", self.command);
         let mut keys: Vec<(&str, &str)> = Vec::new();
         for g in &self.groups {
@@ -117,6 +136,35 @@ impl Report {
                     md,
                     "| {} | {:.1} ± {:.1} |",
                     t.method, t.search_seconds.mean, t.search_seconds.std
+                );
+            }
+            let _ = writeln!(md);
+        }
+        if !self.paired_differences.is_empty() {
+            let _ = writeln!(md, "## BIPEFT − method, paired by seed\n");
+            let _ = writeln!(
+                md,
+                "Per model, task and budget: the mean over seeds of score(BIPEFT) − score(method) \
+                 (× 100), its sample standard deviation, and a 95% confidence interval of the mean \
+                 (Student's t). *separated* marks an interval that excludes 0.\n"
+            );
+            let _ = writeln!(md, "| model · task | budget | method | seeds | mean | std | 95% CI | |");
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+            for d in &self.paired_differences {
+                let ci = d.ci95.map_or("—".to_string(), |(lo, hi)| {
+                    format!("[{:.2}, {:.2}]", 100.0 * lo, 100.0 * hi)
+                });
+                let _ = writeln!(
+                    md,
+                    "| {} · {} | {} | {} | {} | {:+.2} | {:.2} | {ci} | {} |",
+                    d.model,
+                    d.task,
+                    d.budget,
+                    d.method,
+                    d.seeds.len(),
+                    100.0 * d.mean,
+                    100.0 * d.std,
+                    if d.separates() { "separated" } else { "" }
                 );
             }
             let _ = writeln!(md);

@@ -33,7 +33,13 @@ pub fn settings(cell: &Cell) -> TrainSettings {
     let defaults = TrainSettings::default();
     TrainSettings {
         epochs: cell.retrain.epochs,
-        lr: cell.retrain.learning_rate.unwrap_or(defaults.lr),
+        lr: cell
+            .method
+            .is_baseline()
+            .then_some(cell.retrain.baseline_learning_rate)
+            .flatten()
+            .or(cell.retrain.learning_rate)
+            .unwrap_or(defaults.lr),
         batch_size: cell.retrain.batch_size,
         seed: cell.seed,
         max_length: cell.max_length,

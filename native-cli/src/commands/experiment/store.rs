@@ -60,6 +60,10 @@ impl Store {
         };
         let record: CellRecord = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a cell result", path.display()))?;
+        if record.is_from_older_search() {
+            // Made by an older search: recomputed (and overwritten) by this one.
+            return Ok(None);
+        }
         if !record.is_of(cell) {
             bail!(
                 "{} holds a result of cell {} made with other settings than the plan's now; \
