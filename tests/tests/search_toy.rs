@@ -12,7 +12,7 @@ use bipeft_core::search::{
 use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use futures_lite::future::block_on;
 
