@@ -56,7 +56,9 @@ impl Baseline {
         let kind = self.kind();
         let ranks: Vec<usize> = match kind {
             Kind::Lora => (1..=shape.d_model).collect(),
-            Kind::Adapter => (1..=(shape.d_model / options.adapter_reduction.max(1)).max(1)).collect(),
+            Kind::Adapter => {
+                (1..=(shape.d_model / options.adapter_reduction.max(1)).max(1)).collect()
+            }
             _ => Vec::new(),
         };
         let rules: Vec<Rule> = match self {
@@ -125,7 +127,11 @@ impl Baseline {
         let total = |rank: usize| -> u64 {
             slots
                 .iter()
-                .map(|&s| catalogue.slots()[s].params_at(Some(rank)).unwrap_or(u64::MAX))
+                .map(|&s| {
+                    catalogue.slots()[s]
+                        .params_at(Some(rank))
+                        .unwrap_or(u64::MAX)
+                })
                 .fold(0u64, u64::saturating_add)
         };
         match ranks.iter().rev().find(|&&r| total(r) <= budget) {
@@ -136,22 +142,6 @@ impl Baseline {
             }
             None => build(&greedy(catalogue, &slots, Some(ranks[0]), budget)),
         }
-    }
-}
-
-impl std::str::FromStr for Baseline {
-    type Err = Error;
-    fn from_str(name: &str) -> Result<Self> {
-        [
-            Baseline::UniformLora,
-            Baseline::LoraQv,
-            Baseline::Bitfit,
-            Baseline::Lnfit,
-            Baseline::Adapter,
-        ]
-        .into_iter()
-        .find(|b| b.name() == name)
-        .ok_or_else(|| Error::InvalidInput(format!("unknown baseline `{name}`")))
     }
 }
 

@@ -46,7 +46,7 @@ pub struct CellRecord {
     /// (1 for records written before it was kept).
     #[serde(default = "first_search_version")]
     pub search_version: u32,
-    /// The bipeft build that computed the cell (`git describe` of its source), when known.
+    /// The bipeft build that computed the cell (the commit its source was built from), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computed_with: Option<String>,
 }

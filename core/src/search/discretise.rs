@@ -100,13 +100,14 @@ pub fn discretise(
     };
     let mut total = total_of(&on);
     let mut trimmed = Vec::new();
+    // Which modules matter most: the sensitivities, or softmax(α)[on].
+    let key: Vec<f64> = match priority {
+        Some(p) => p.to_vec(),
+        None => (0..slots.len())
+            .map(|m| snapshot.on_probability(m))
+            .collect(),
+    };
     if total > budget_params {
-        let key: Vec<f64> = match priority {
-            Some(p) => p.to_vec(),
-            None => (0..slots.len())
-                .map(|m| snapshot.on_probability(m))
-                .collect(),
-        };
         let mut order: Vec<usize> = (0..slots.len()).filter(|&m| on[m]).collect();
         order.sort_by(|&a, &b| key[a].total_cmp(&key[b]));
         for m in order {
@@ -123,12 +124,6 @@ pub fn discretise(
     // a little over): refill it with the most important modules that fit.
     let mut refilled = Vec::new();
     if !trimmed.is_empty() {
-        let key: Vec<f64> = match priority {
-            Some(p) => p.to_vec(),
-            None => (0..slots.len())
-                .map(|m| snapshot.on_probability(m))
-                .collect(),
-        };
         let mut order: Vec<usize> = (0..slots.len()).filter(|&m| !on[m]).collect();
         order.sort_by(|&a, &b| key[b].total_cmp(&key[a]));
         for m in order {
@@ -190,6 +185,24 @@ mod tests {
         )
     }
 
+    /// Discretises the [`snapshot`] without early stop (on/off by argmax α).
+    fn argmax_within(
+        slots: &SearchSlots,
+        state: &SelectionState,
+        priority: Option<&[f64]>,
+        budget: u64,
+    ) -> DiscreteArchitecture {
+        discretise(
+            slots,
+            &snapshot(),
+            state,
+            false,
+            SearchMode::Iterative,
+            priority,
+            budget,
+        )
+    }
+
     #[test]
     fn early_stop_keeps_the_mask() {
         let slots = slots();
@@ -216,27 +229,11 @@ mod tests {
     fn without_early_stop_argmax_alpha_decides_and_budget_trims() {
         let slots = slots();
         let state = SelectionState::new(&slots, 5);
-        let d = discretise(
-            &slots,
-            &snapshot(),
-            &state,
-            false,
-            SearchMode::Iterative,
-            None,
-            100,
-        );
+        let d = argmax_within(&slots, &state, None, 100);
         assert_eq!(d.on, vec![true, false, true]);
         assert_eq!(d.trainable_params, 43);
         // Budget 41: drop by priority, least first: c (0.1) goes.
-        let d = discretise(
-            &slots,
-            &snapshot(),
-            &state,
-            false,
-            SearchMode::Iterative,
-            Some(&[0.9, 0.5, 0.1]),
-            41,
-        );
+        let d = argmax_within(&slots, &state, Some(&[0.9, 0.5, 0.1]), 41);
         assert_eq!(d.on, vec![true, false, false]);
         assert_eq!(d.trimmed, vec!["c".to_string()]);
         // Nothing that is off fits the 1 left: b (6), c (3).
@@ -244,15 +241,7 @@ mod tests {
         assert_eq!(d.trainable_params, 40);
         // Priority a lowest: a (40) is trimmed, 3 left; the refill adds b
         // (the most important that is off and fits): 9; a does not fit back.
-        let d = discretise(
-            &slots,
-            &snapshot(),
-            &state,
-            false,
-            SearchMode::Iterative,
-            Some(&[0.1, 0.9, 0.5]),
-            41,
-        );
+        let d = argmax_within(&slots, &state, Some(&[0.1, 0.9, 0.5]), 41);
         assert_eq!(d.trimmed, vec!["a".to_string()]);
         assert_eq!(d.refilled, vec!["b".to_string()]);
         assert_eq!(d.on, vec![false, true, true]);
@@ -295,27 +284,11 @@ mod tests {
             .unwrap();
         let state = SelectionState::new(&slots, 5);
         // a (rank 4, 40) + c (rank 1, 3) + trunk at rank 4 (20) = 63.
-        let d = discretise(
-            &slots,
-            &snapshot(),
-            &state,
-            false,
-            SearchMode::Iterative,
-            None,
-            100,
-        );
+        let d = argmax_within(&slots, &state, None, 100);
         assert_eq!(d.trainable_params, 63);
         // Budget 45: without the trunk 43 would fit; with it, c (least
         // priority) goes first, 60 is still over, then a goes too: 0.
-        let d = discretise(
-            &slots,
-            &snapshot(),
-            &state,
-            false,
-            SearchMode::Iterative,
-            Some(&[0.9, 0.5, 0.1]),
-            45,
-        );
+        let d = argmax_within(&slots, &state, Some(&[0.9, 0.5, 0.1]), 45);
         assert_eq!(d.trimmed, vec!["c".to_string(), "a".to_string()]);
         // The refill then walks the off modules by priority: a (40 + trunk
         // 20) does not fit, b (6) does, c (3 + trunk at rank 1: 7) does: 16.
@@ -323,15 +296,7 @@ mod tests {
         assert_eq!(d.on, vec![false, true, true]);
         assert_eq!(d.trainable_params, 16);
         // Budget 60: dropping c alone leaves a + trunk = 60.
-        let d = discretise(
-            &slots,
-            &snapshot(),
-            &state,
-            false,
-            SearchMode::Iterative,
-            Some(&[0.9, 0.5, 0.1]),
-            60,
-        );
+        let d = argmax_within(&slots, &state, Some(&[0.9, 0.5, 0.1]), 60);
         assert_eq!(d.on, vec![true, false, false]);
         assert_eq!(d.trainable_params, 60);
         // The entangled space repeats the first count for the new rank 0.

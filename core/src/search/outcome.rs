@@ -15,6 +15,8 @@ pub struct SelectionOutcome {
     pub remaining_steps: Option<usize>,
     /// Selection steps taken.
     pub selection_steps: usize,
+    /// The weight step at which T reached 0 (the search stopped there).
+    pub stopped_at: Option<usize>,
     pub trainable_params: u64,
     pub budget_params: u64,
 }
@@ -40,6 +42,10 @@ impl SelectionOutcome {
                 .iter()
                 .filter(|e| matches!(e, SearchEvent::Selection { .. }))
                 .count(),
+            stopped_at: events.iter().find_map(|e| match e {
+                SearchEvent::Stopped { weight_step, .. } => Some(*weight_step),
+                _ => None,
+            }),
             trainable_params,
             budget_params,
         }
@@ -56,11 +62,15 @@ impl SelectionOutcome {
         let mut lines = Vec::new();
         let share = 100.0 * self.budget_share();
         if !self.selection_on {
-            lines.push("budget-guided selection was off: on/off and ranks are the logits' argmax".into());
+            lines.push(
+                "budget-guided selection was off: on/off and ranks are the logits' argmax".into(),
+            );
         } else if self.finished {
             lines.push(format!(
-                "budget-guided selection ran to its end: T reached 0 after {} selection steps",
-                self.selection_steps
+                "budget-guided selection ran to its end: T reached 0 after {} selection steps{}",
+                self.selection_steps,
+                self.stopped_at
+                    .map_or(String::new(), |w| format!(", at weight step {w}"))
             ));
         } else {
             lines.push(format!(
@@ -95,6 +105,7 @@ mod tests {
             finished,
             remaining_steps: Some(if finished { 0 } else { 7 }),
             selection_steps: 22,
+            stopped_at: finished.then_some(40),
             trainable_params,
             budget_params: 1000,
         }
@@ -104,11 +115,21 @@ mod tests {
     fn says_how_the_selection_ended_and_why_the_budget_is_not_used() {
         let done = outcome(true, true, 950).lines();
         assert_eq!(done.len(), 1);
-        assert!(done[0].contains("ran to its end") && done[0].contains("22"), "{done:?}");
+        assert!(
+            done[0].contains("ran to its end")
+                && done[0].contains("after 22 selection steps, at weight step 40"),
+            "{done:?}"
+        );
         let short = outcome(true, false, 550).lines();
-        assert!(short[0].contains("did not finish: 7 of its steps"), "{short:?}");
+        assert!(
+            short[0].contains("did not finish: 7 of its steps"),
+            "{short:?}"
+        );
         assert!(short[1].contains("55.0% of its budget") && short[1].contains("stopped before"));
         let off = outcome(false, false, 400).lines();
-        assert!(off[0].contains("off") && off[1].contains("40.0%"), "{off:?}");
+        assert!(
+            off[0].contains("off") && off[1].contains("40.0%"),
+            "{off:?}"
+        );
     }
 }

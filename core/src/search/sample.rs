@@ -96,12 +96,7 @@ pub fn draw_with_noise<B: Backend>(
     let unranked = ranked.clone().neg().add_scalar(1.0);
     let gates = match spec.stage {
         Stage::Binary => searched_on,
-        Stage::Dimension if spec.early_selection => {
-            // The held sample OR the pruning mask: every rank-searchable slot is
-            // on here, and the live mask below takes the pruned ones off.
-            searched_on.mul(unranked).add(ranked)
-        }
-        Stage::Dimension => {
+        Stage::Dimension if !spec.early_selection => {
             // On/off of rank-searchable slots is held: argmax of a hard binary
             // sample (of α itself where there is no sample to take, as in the
             // binary-then-dimension ablation whose α is already searched).
@@ -113,7 +108,11 @@ pub fn draw_with_noise<B: Backend>(
                 };
             searched_on.mul(unranked).add(held.mul(ranked))
         }
-        Stage::Entangled => searched_on.mul(unranked).add(ranked),
+        // Every rank-searchable slot on: in the dimension stage with early
+        // selection (the held sample OR the pruning mask; the live mask below
+        // takes the pruned ones off), and in the entangled stage (no binary
+        // choice for them).
+        Stage::Dimension | Stage::Entangled => searched_on.mul(unranked).add(ranked),
     };
     let gates = gates.mul(host(state.live_mask(), [n], &device));
 
@@ -326,14 +325,21 @@ mod tests {
         let s = draw(&arch, &slots, &state, dimension);
         assert_eq!(values(s.gates.clone()), vec![1.0, 1.0, 1.0]);
         // d/dβ of Σ_r w_r · (r + 1) · gate: every row has a gradient.
-        let scale = host::<B, 2>(vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0], [2, 3], &Default::default());
+        let scale = host::<B, 2>(
+            vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0],
+            [2, 3],
+            &Default::default(),
+        );
         let objective = s
             .rank_weights
             .mul(scale)
             .sum_dim(1)
             .reshape([2])
             .mul(Tensor::cat(
-                vec![s.gates.clone().narrow(0, 0, 1), s.gates.clone().narrow(0, 2, 1)],
+                vec![
+                    s.gates.clone().narrow(0, 0, 1),
+                    s.gates.clone().narrow(0, 2, 1),
+                ],
                 0,
             ));
         let grads = objective.sum().backward();

@@ -168,7 +168,7 @@ pub fn pairs_from_rows(values: &[f32], counts: &[usize]) -> Vec<SaliencyPair> {
         .iter()
         .map(|&n| {
             let end = (start + n).min(rows.len());
-            let pair = SaliencyPair::from_tensors(&rows[start.min(end)..end]);
+            let pair = SaliencyPair::from_tensors(&rows[start..end]);
             start = end;
             pair
         })

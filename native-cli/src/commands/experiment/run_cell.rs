@@ -130,8 +130,8 @@ pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<
     })
 }
 
-/// How the early selection ended, and the trace's notes (the greedy trims at
-/// the end of a search), if it has any.
+/// The trace's notes (how the early selection ended, the trim to the budget
+/// and the refill after it), if it has any.
 fn search_notes(trace: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(trace) else {
         return Vec::new();
@@ -139,28 +139,12 @@ fn search_notes(trace: &Path) -> Vec<String> {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
         return Vec::new();
     };
-    let mut notes = Vec::new();
-    let steps = value["steps"].as_array().map_or(0, Vec::len);
-    let selections = value["events"]
+    value["notes"]
         .as_array()
-        .map_or(0, |events| events.iter().filter(|e| e["event"] == "selection").count());
-    if value["stopped_early"].as_bool() == Some(true) {
-        notes.push(format!(
-            "search: budget-guided selection ran to its end ({selections} selection steps); stopped early after {steps} weight steps"
-        ));
-    } else if selections > 0 {
-        notes.push(format!(
-            "search: budget-guided selection did not finish ({selections} selection steps in {steps} weight steps)"
-        ));
-    }
-    notes.extend(
-        value["notes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n.as_str().map(|s| format!("search: {s}"))),
-    );
-    notes
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str().map(|s| format!("search: {s}")))
+        .collect()
 }
 
 #[cfg(test)]
