@@ -291,6 +291,17 @@ struct TraceFile {
     events: Vec<SearchEvent>,
     #[serde(default)]
     notes: Vec<String>,
+    #[serde(default)]
+    result: Option<TraceResult>,
+}
+
+/// What the trace says of the discrete result.
+#[derive(Debug, Default, Deserialize)]
+struct TraceResult {
+    /// Slots added back after a trim to the budget: the search's own record
+    /// that a slot it pruned is kept.
+    #[serde(default)]
+    refilled: Vec<String>,
 }
 
 /// A slot as the trace lists it.
@@ -305,8 +316,9 @@ pub const TRACE_FORMAT: &str = "bipeft-search-trace";
 
 /// Reads a `search_trace.json` and checks it against the configuration the
 /// search ended with: every pruned or fixed slot must be a slot of its space
-/// (by index and by name), no pruned slot may be kept, and a fixed rank must be
-/// the rank the configuration kept.
+/// (by index and by name), no pruned slot may be kept unless the trace's result
+/// added it back after a trim, and a fixed rank must be the rank the
+/// configuration kept.
 pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
     let config = PeftConfig::from_json(config_json, "peft_config.json")?;
     let catalogue = catalogue_of(&config)?;
@@ -315,6 +327,7 @@ pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
     // The `no_iter` ablation searches one entangled space whose first
     // candidate is rank 0 ("off"); its fixed candidates are shifted by one.
     let zero_rank = trace.mode.as_deref() == Some("noiter");
+    let refilled: Vec<String> = trace.result.map(|r| r.refilled).unwrap_or_default();
     let kept: HashMap<(&str, Kind), Option<usize>> = config
         .modules
         .iter()
@@ -379,7 +392,9 @@ pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
                 for (&index, name) in step.pruned.iter().zip(&pruned_names) {
                     let index = slot_named(index, name)?;
                     let slot = &slots[index];
-                    if kept.contains_key(&(slot.name.as_str(), slot.kind)) {
+                    if kept.contains_key(&(slot.name.as_str(), slot.kind))
+                        && !refilled.contains(name)
+                    {
                         return Err(Error::InvalidInput(format!(
                             "search_trace.json prunes the {} slot `{}` at weight step \
                              {weight_step}, but the configuration keeps it: they come from \
@@ -850,6 +865,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("different searches"), "{err}");
+        // ... unless the trace's result added it back after a trim to the budget.
+        let events: serde_json::Value =
+            serde_json::from_str(&trace(&catalogue, bitfit, row, 1, name)).unwrap();
+        let refilled = serde_json::json!({
+            "events": events,
+            "result": {"refilled": [name(bitfit)]},
+        });
+        let replay = replay_trace(&config, &refilled.to_string()).unwrap();
+        assert_eq!(replay.selections[0].pruned, vec![bitfit]);
         // It fixes the kept LoRA at another rank.
         let last = catalogue.slots().len() - 1;
         let err = replay_trace(&config, &trace(&catalogue, last, row, 2, name))
