@@ -64,6 +64,32 @@ fn retrains_and_reports_scores_that_eval_reproduces() {
     let eval: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(eval["split"], "test");
     assert_eq!(eval["scores"]["accuracy"].as_f64().unwrap(), test_accuracy);
+
+    // The majority-class floor, by hand: the most frequent label of the 64
+    // training rows (all of them train: the small-set protocol), and the share
+    // of the test examples carrying it (their gold labels from eval's lines).
+    let train = std::fs::read_to_string(data.join("train.tsv")).unwrap();
+    let ones = train.lines().skip(1).filter(|l| l.ends_with("\t1")).count();
+    let majority = if ones > 64 - ones { 1 } else { 0 };
+    let predictions = dir.join("test.jsonl");
+    ok(&[
+        "eval",
+        "--trained",
+        s(&out),
+        "--data",
+        s(&data),
+        "--save-predictions",
+        s(&predictions),
+    ]);
+    let labels: Vec<i64> = std::fs::read_to_string(&predictions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["label"].as_i64().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 20);
+    let expected = labels.iter().filter(|&&l| l == majority).count() as f64 / 20.0;
+    assert_eq!(metrics["majority_test"]["accuracy"].as_f64().unwrap(), expected);
+    assert!(stdout.contains("most frequent class"), "{stdout}");
     let line = ok(&[
         "eval",
         "--trained",

@@ -100,17 +100,18 @@ impl Cell {
 }
 
 impl Plan {
-    /// Every cell, models outermost, then tasks, seeds, budgets and methods:
-    /// a run stopped half-way has whole seeds of every method to compare.
+    /// Every cell, seeds outermost, then models, tasks, budgets and methods:
+    /// a run stopped half-way has whole seeds of every method on every task
+    /// to compare.
     pub fn cells(&self) -> Vec<Cell> {
         let mut cells = Vec::new();
-        for model in &self.models {
-            for task in &self.tasks {
-                let mut search = self.search.clone();
-                search.epochs = task.search_epochs.unwrap_or(search.epochs);
-                let mut retrain = self.retrain.clone();
-                retrain.epochs = task.retrain_epochs.unwrap_or(retrain.epochs);
-                for &seed in &self.seeds {
+        for &seed in &self.seeds {
+            for model in &self.models {
+                for task in &self.tasks {
+                    let mut search = self.search.clone();
+                    search.epochs = task.search_epochs.unwrap_or(search.epochs);
+                    let mut retrain = self.retrain.clone();
+                    retrain.epochs = task.retrain_epochs.unwrap_or(retrain.epochs);
                     for &budget in &self.budgets {
                         for &method in &self.methods {
                             cells.push(Cell {
@@ -170,7 +171,9 @@ retrain_epochs = 5
         assert_eq!(cells[0].id(), "tiny/sst2/0.1%/bipeft/seed1");
         assert_eq!(cells[1].id(), "tiny/sst2/0.1%/bitfit/seed1");
         assert_eq!(cells[3].id(), "tiny/sst2/5000/bipeft/seed1");
-        assert_eq!(cells[6].id(), "tiny/sst2/0.1%/bipeft/seed2");
+        // Seeds outermost: seed 1 of every task before seed 2 of any.
+        assert_eq!(cells[6].id(), "tiny/rte/0.1%/bipeft/seed1");
+        assert_eq!(cells[12].id(), "tiny/sst2/0.1%/bipeft/seed2");
         assert_eq!(cells[0].file_stem(), "tiny__sst2__0.1pct__bipeft__seed1");
         assert_eq!(cells[0].search.epochs, 1);
         assert_eq!(cells[0].retrain.epochs, 3);

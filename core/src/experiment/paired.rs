@@ -163,6 +163,7 @@ mod tests {
             notes: Vec::new(),
             search_version: super::super::cell::SEARCH_VERSION,
             computed_with: None,
+            majority_score: None,
         }
     }
 

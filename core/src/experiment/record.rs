@@ -49,6 +49,10 @@ pub struct CellRecord {
     /// The bipeft build that computed the cell (the commit its source was built from), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computed_with: Option<String>,
+    /// The main metric on the test split of always predicting the training
+    /// split's most frequent class (none for regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub majority_score: Option<f64>,
 }
 
 fn first_search_version() -> u32 {
@@ -67,6 +71,7 @@ pub struct CellOutcome {
     pub search_seconds: f64,
     pub retrain_seconds: f64,
     pub notes: Vec<String>,
+    pub majority_score: Option<f64>,
 }
 
 impl CellRecord {
@@ -91,6 +96,7 @@ impl CellRecord {
             notes: outcome.notes,
             search_version: super::cell::SEARCH_VERSION,
             computed_with: option_env!("BIPEFT_BUILD").map(str::to_string),
+            majority_score: outcome.majority_score,
         }
     }
 

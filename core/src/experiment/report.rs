@@ -104,23 +104,32 @@ impl Report {
                 .filter(|g| g.model == *model && g.task == *task)
                 .collect();
             let _ = writeln!(md, "## {model} · {task} ({})\n", rows[0].metric);
+            if let Some(floor) = self.majority_score(model, task) {
+                let _ = writeln!(
+                    md,
+                    "Always predicting the training set's most frequent class scores {:.2} on \
+                     this test set: a method near it has learnt nothing.\n",
+                    100.0 * floor
+                );
+            }
             let _ = writeln!(
                 md,
-                "| budget | method | score | seeds | params | search s | retrain s |"
+                "| budget | method | score | seeds | params | of budget | search s | retrain s |"
             );
-            let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
             for g in &rows {
                 let best = best_at(&rows, g);
                 let score = format!("{:.2} ± {:.2}", 100.0 * g.score.mean, 100.0 * g.score.std);
                 let score = if best { format!("**{score}**") } else { score };
                 let _ = writeln!(
                     md,
-                    "| {} ({}) | {} | {score} | {} | {:.0} | {:.1} | {:.1} |",
+                    "| {} ({}) | {} | {score} | {} | {:.0} | {:.1}% | {:.1} | {:.1} |",
                     g.budget,
                     g.budget_params,
                     g.method,
                     g.seeds.len(),
                     g.trainable_params.mean,
+                    100.0 * g.trainable_params.mean / g.budget_params.max(1) as f64,
                     g.search_seconds.mean,
                     g.retrain_seconds.mean
                 );
@@ -139,6 +148,9 @@ impl Report {
                 );
             }
             let _ = writeln!(md);
+            if let Some(line) = self.early_selection_saving() {
+                let _ = writeln!(md, "{line}\n");
+            }
         }
         if !self.paired_differences.is_empty() {
             let _ = writeln!(md, "## BIPEFT − method, paired by seed\n");
@@ -178,6 +190,44 @@ impl Report {
             let _ = writeln!(md);
         }
         md
+    }
+
+    /// The mean over this task's cells of the majority-class test score.
+    pub fn majority_score(&self, model: &str, task: &str) -> Option<f64> {
+        let floors: Vec<f64> = self
+            .cells
+            .iter()
+            .filter(|c| c.model == model && c.task == task)
+            .filter_map(|c| c.majority_score)
+            .collect();
+        (!floors.is_empty()).then(|| floors.iter().sum::<f64>() / floors.len() as f64)
+    }
+
+    /// The paper's claim for early selection, measured: BIPEFT's search time
+    /// against the same search without early selection, over the cells
+    /// (model, task, budget, seed) that have both.
+    pub fn early_selection_saving(&self) -> Option<String> {
+        let key = |c: &CellRecord| (c.model.clone(), c.task.clone(), c.budget.label(), c.seed);
+        let mut ratios = Vec::new();
+        for with in self.cells.iter().filter(|c| c.method == Method::Bipeft) {
+            if let Some(without) = self
+                .cells
+                .iter()
+                .find(|c| c.method == Method::NoEarlySelection && key(c) == key(with))
+            {
+                if without.search_seconds > 0.0 {
+                    ratios.push(with.search_seconds / without.search_seconds);
+                }
+            }
+        }
+        let stat = Stat::of(&ratios)?;
+        Some(format!(
+            "Early selection: BIPEFT's search took {:.0}% ± {:.0}% of the time of the same search \
+             without early selection ({} paired cells; wall-clock, so a busy machine blurs it).",
+            100.0 * stat.mean,
+            100.0 * stat.std,
+            ratios.len()
+        ))
     }
 
     /// One sentence per model × task × budget that has BIPEFT and another
@@ -252,11 +302,17 @@ mod tests {
         assert!(md.contains("bipeft experiment --plan p.toml --out o"));
         assert!(md.contains("## tiny · sst2 (accuracy)"), "{md}");
         assert!(
-            md.contains("| 0.1% (22700) | bipeft | **80.00 ± 1.00** | 3 | 20002 | 60.0 | 30.0 |"),
+            md.contains(
+                "| 0.1% (22700) | bipeft | **80.00 ± 1.00** | 3 | 20002 | 88.1% | 60.0 | 30.0 |"
+            ),
             "{md}"
         );
         assert!(
-            md.contains("| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 0.5 | 30.0 |"),
+            md.contains("| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 88.1% | 0.5 | 30.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("most frequent class scores 50.00 on this test set"),
             "{md}"
         );
         assert!(md.contains("| bitfit | 0.5 ± 0.0 |"), "{md}");
@@ -291,9 +347,33 @@ mod tests {
             "{}",
             standing[0]
         );
+        assert_eq!(report.early_selection_saving(), None, "no no_early_selection cells");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["format"], RESULTS_FORMAT);
         assert_eq!(json["groups"].as_array().unwrap().len(), 4);
         assert_eq!(json["cells"].as_array().unwrap().len(), 12);
+    }
+
+    #[test]
+    fn early_selection_time_is_paired_by_cell() {
+        let plan = plan();
+        let mut records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
+        let mut without: Vec<CellRecord> = records
+            .iter()
+            .filter(|r| r.method == Method::Bipeft)
+            .cloned()
+            .collect();
+        // Seeds 1, 2, 3 at both budgets: BIPEFT takes 60 s, without early
+        // selection 120, 80 and 60 s → ratios 0.5, 0.75, 1.0 twice over.
+        for r in &mut without {
+            r.method = Method::NoEarlySelection;
+            r.search_seconds = [120.0, 80.0, 60.0][(r.seed - 1) as usize];
+        }
+        records.extend(without);
+        let report = Report::new(&plan, records, String::new());
+        let line = report.early_selection_saving().unwrap();
+        // mean 0.75, sample std of [0.5, 0.75, 1, 0.5, 0.75, 1] = 0.2236.
+        assert!(line.contains("took 75% ± 22% of the time"), "{line}");
+        assert!(line.contains("(6 paired cells;"), "{line}");
     }
 }

@@ -153,6 +153,7 @@ data = "d"
                 search_seconds: if cell.method.searches() { 60.0 } else { 0.5 },
                 retrain_seconds: 30.0,
                 notes: vec![],
+                majority_score: Some(0.5),
             },
         )
     }

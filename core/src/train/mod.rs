@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod checkpoint;
 pub mod evaluate;
+pub mod majority;
 pub mod model;
 pub mod retrain;
 pub mod settings;
@@ -16,6 +17,7 @@ pub mod trained;
 
 pub use checkpoint::{Checkpoint, EpochRecord, ResumeState};
 pub use evaluate::{evaluate, evaluate_split, EvalSpec, Evaluation, PredictionRecord};
+pub use majority::majority_class_scores;
 pub use model::{Backbone, RetrainModel, Trainable};
 pub use retrain::{retrain, RetrainReport, RetrainSpec, TrainEvent};
 pub use settings::TrainSettings;

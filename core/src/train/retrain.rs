@@ -27,6 +27,7 @@ use crate::search::optim::{clip_global_norm, linear_decay};
 use super::atomic::write_json_atomic;
 use super::checkpoint::{Checkpoint, EpochRecord, ResumeState};
 use super::evaluate::evaluate_split;
+use super::majority::majority_class_scores;
 use super::model::{Backbone, RetrainModel, Trainable};
 use super::settings::TrainSettings;
 use super::task::PreparedTask;
@@ -75,6 +76,11 @@ pub struct RetrainReport {
     pub history: Vec<EpochRecord>,
     /// What the data protocol did that a reader should know.
     pub notes: Vec<String>,
+    /// The test scores of always predicting the training split's most
+    /// frequent class ([`majority_class_scores`]): the floor a result has to
+    /// clear. Absent for regression and ReCoRD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub majority_test: Option<BTreeMap<String, f64>>,
 }
 
 /// Progress of a run, for a progress bar.
@@ -355,6 +361,7 @@ pub fn retrain<B: AutodiffBackend>(
         head_params,
         history: state.history.clone(),
         notes: task.splits.notes.clone(),
+        majority_test: majority_class_scores(&task, SplitName::Test)?.map(|s| s.to_map()),
     };
     write_json_atomic(&spec.out.join(METRICS_FILE), &report)?;
     Ok(report)

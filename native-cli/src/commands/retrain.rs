@@ -255,6 +255,12 @@ pub fn print_report(report: &RetrainReport, out: &Path) {
         report.test_examples,
         scores(&report.test)
     );
+    if let Some(majority) = &report.majority_test {
+        println!(
+            "  always the training set's most frequent class, on test: {}",
+            scores(majority)
+        );
+    }
     for note in &report.notes {
         println!("note: {note}");
     }

@@ -26,6 +26,8 @@ pub struct Retrained {
     pub scores: BTreeMap<String, f64>,
     pub seconds: f64,
     pub notes: Vec<String>,
+    /// The main metric of always predicting the most frequent class, on test.
+    pub majority_score: Option<f64>,
 }
 
 /// The retrain settings of `cell`: the plan's, with the cell's seed and data sizes.
@@ -93,7 +95,12 @@ impl BackendRun for Work {
                 report.skipped_batches
             ));
         }
+        let majority_score = report
+            .majority_test
+            .as_ref()
+            .and_then(|m| m.get(&report.metric).copied());
         Ok(Retrained {
+            majority_score,
             metric: report.metric,
             score,
             scores: report.test,

@@ -40,6 +40,7 @@ pub fn run(cell: &Cell, store: &Store, backend: &BackendArgs) -> anyhow::Result<
             search_seconds: searched.seconds,
             retrain_seconds: retrained.seconds,
             notes,
+            majority_score: retrained.majority_score,
         },
     ))
 }

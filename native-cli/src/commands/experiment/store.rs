@@ -120,6 +120,7 @@ data = "d"
             search_seconds: 1.0,
             retrain_seconds: 2.0,
             notes: vec![],
+            majority_score: Some(0.5),
         }
     }
 
