@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
 # The learning-rate sweep behind experiments/minilm-glue-scale.toml's
-# [retrain] rates: the same three runs for each method family, scored on the
-# validation split the experiment's protocol holds out of SST-2's training
-# data (never on the test split the report scores).
+# learning rates: for one task, the same four runs for each method family,
+# scored on the validation split the experiment's protocol holds out of the
+# task's training data (never on the test split the report scores).
 #
 # - searched family: BIPEFT's configuration (seed 0, the plan's search
 #   settings), retrained at each rate;
 # - baseline family: uniform LoRA sized to the same budget, retrained at each
 #   rate.
-# Everything else is the plan's: 4,000 training examples, max length 64,
-# 3 retrain epochs of batch 32, budget 0.5%.
+# Everything else is the plan's: 4,000 training examples, the task's max
+# length and held-out validation, 3 retrain epochs of batch 32, budget 0.5%.
 #
-# Run from the repository root:  bash experiments/minilm-glue-scale/lr-sweep.sh
-# It writes experiments/minilm-glue-scale/lr-sweep.json (the best validation
-# score of every run) and keeps its work under runs/lr-sweep/ (ignored by git).
+# Run from the repository root, once per task of the plan:
+#   bash experiments/minilm-glue-scale/lr-sweep.sh sst2 SST-2 --max-length 64
+#   bash experiments/minilm-glue-scale/lr-sweep.sh stsb STS-B --max-length 128 --validation-from-train 1000
+# Each writes experiments/minilm-glue-scale/lr-sweep-TASK.json (the best
+# validation score of every run) and keeps its work under runs/lr-sweep/TASK/
+# (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BIN=${BIN:-target/release/bipeft}
 MODEL=${MODEL:-$HOME/.cache/bipeft/all-MiniLM-L6-v2}
-DATA=${DATA:-../shared/data/glue/SST-2}
-WORK=runs/lr-sweep
-RATES=(3e-4 1e-3 3e-3)
-COMMON=(--task sst2 --data "$DATA" --model "$MODEL" --seed 0 --max-train-examples 4000 --max-length 64 --batch-size 32)
+TASK=$1
+DATA=${DATA:-../shared/data/glue/$2}
+shift 2
+WORK=runs/lr-sweep/$TASK
+RESULT=experiments/minilm-glue-scale/lr-sweep-$TASK.json
+RATES=(3e-4 1e-3 3e-3 1e-2)
+COMMON=(--task "$TASK" --data "$DATA" --model "$MODEL" --seed 0 --max-train-examples 4000 --batch-size 32 "$@")
 
 [ -x "$BIN" ] || cargo build --release -p bipeft-cli
 mkdir -p "$WORK"
@@ -42,21 +48,22 @@ for family in bipeft uniform_lora; do
     done
 done
 
-python3 - "$WORK" "${RATES[@]}" <<'EOF' > experiments/minilm-glue-scale/lr-sweep.json.tmp
+python3 - "$TASK" "$WORK" "${RATES[@]}" <<'EOF' > "$RESULT.tmp"
 import json, sys
-work, rates = sys.argv[1], sys.argv[2:]
-result = {"task": "sst2", "split": "validation (held out of the training data)", "runs": []}
+task, work, rates = sys.argv[1], sys.argv[2], sys.argv[3:]
+result = {"task": task, "split": "validation (held out of the training data)", "runs": []}
 for family in ["bipeft", "uniform_lora"]:
     best = None
     for lr in rates:
         trained = json.load(open(f"{work}/{family}/lr-{lr}/trained.json"))
-        score = trained["validation"]["accuracy"]
-        result["runs"].append({"family": family, "lr": float(lr), "validation_accuracy": score,
+        metric = "pearson" if "pearson" in trained["validation"] else "accuracy"
+        score = trained["validation"][metric]
+        result["runs"].append({"family": family, "lr": float(lr), "metric": metric, "validation": score,
                                "best_epoch": trained["best_epoch"]})
         if best is None or score > best[1]:
             best = (float(lr), score)
     result[f"best_{family}"] = best[0]
 print(json.dumps(result, indent=2))
 EOF
-mv experiments/minilm-glue-scale/lr-sweep.json.tmp experiments/minilm-glue-scale/lr-sweep.json
-cat experiments/minilm-glue-scale/lr-sweep.json
+mv "$RESULT.tmp" "$RESULT"
+cat "$RESULT"

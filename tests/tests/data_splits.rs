@@ -1,6 +1,6 @@
 //! The split protocol on real files: sizes, disjointness, reproducibility,
 //! the fallback of a too-small large-set task, groups kept whole, the user's
-//! own task, and `max_train_examples`.
+//! own task, `max_train_examples` and `validation_from_train`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ fn bench(task: Benchmark, dir: &str) -> TaskData {
 fn seed(seed: u64) -> SplitOptions {
     SplitOptions {
         seed,
-        max_train_examples: None,
+        ..SplitOptions::default()
     }
 }
 
@@ -91,6 +91,7 @@ fn max_train_examples_takes_a_seeded_subset() {
     let options = SplitOptions {
         seed: 42,
         max_train_examples: Some(1000),
+        ..SplitOptions::default()
     };
     let full = Splits::new(&sst2, &seed(42)).unwrap();
     let small = Splits::new(&sst2, &options).unwrap();
@@ -296,4 +297,41 @@ fn a_dev_set_too_small_to_split_is_an_error() {
         err,
         "invalid data option: wnli: the dev set has 1 example(s), too few to split into validation and test"
     );
+}
+
+#[test]
+fn validation_from_train_tests_on_the_whole_dev_set() {
+    // STS-B is a small-set task: by default its dev set (1500) is halved.
+    let stsb = bench(Benchmark::Stsb, "glue/STS-B");
+    let halved = Splits::new(&stsb, &seed(5)).unwrap();
+    assert_eq!((halved.validation.len(), halved.test.len()), (750, 750));
+    let options = SplitOptions {
+        seed: 5,
+        max_train_examples: Some(4000),
+        validation_from_train: Some(1000),
+    };
+    let splits = Splits::new(&stsb, &options).unwrap();
+    assert_eq!(splits.protocol, Protocol::Large);
+    assert_eq!(splits.validation.len(), 1000);
+    assert_eq!(splits.test.len(), 1500);
+    assert!(splits.test.iter().all(|e| e.part == Part::Dev));
+    assert!(splits.validation.iter().all(|e| e.part == Part::Train));
+    assert_eq!(splits.train.len(), 4000, "4749 left after validation, then the subset");
+    assert!(set(&splits.train).is_disjoint(&set(&splits.validation)));
+    assert_search_halves(&splits);
+    assert!(
+        splits.notes[0].starts_with("validation_from_train: 1000 training examples are held out"),
+        "{:?}",
+        splits.notes
+    );
+    assert_eq!(splits, Splits::new(&stsb, &options).unwrap(), "seeded");
+
+    for bad in [0, 5749] {
+        let options = SplitOptions {
+            validation_from_train: Some(bad),
+            ..seed(5)
+        };
+        let message = Splits::new(&stsb, &options).unwrap_err().to_string();
+        assert!(message.contains("validation_from_train is"), "{message}");
+    }
 }

@@ -253,7 +253,7 @@ fn hard_gates_compute_exactly_the_discrete_model() {
             .map(&mut Randomize);
         let config =
             PeftConfig::from_selection(&catalogue, 10_000, &selection(&catalogue)).unwrap();
-        let discrete = supernet.discretize(&config).unwrap();
+        let discrete = supernet.discretise(&config).unwrap();
         assert_eq!(discrete.num_params() as u64, config.trainable_params);
         let gates = Gates::from_config(&catalogue, &config, &Default::default()).unwrap();
         let calls = calls::<B>(&catalogue.shape);
@@ -306,7 +306,7 @@ fn pruning_masks_and_fixed_ranks() {
         .map(|(i, s)| (i, s.ranks.first().copied()))
         .collect();
     let config = PeftConfig::from_selection(&catalogue, 0, &smallest).unwrap();
-    let discrete = supernet.discretize(&config).unwrap();
+    let discrete = supernet.discretise(&config).unwrap();
     let a = run(&supernet.hooks(&fixed).unwrap(), &calls);
     let b = run(&discrete, &calls);
     for ((_, a), (_, b)) in a.into_iter().zip(b) {

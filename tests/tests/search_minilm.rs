@@ -58,6 +58,7 @@ fn search(model_dir: &Path, data_dir: &Path, percent: f64, seed: u64) -> Outcome
         &SplitOptions {
             seed: 42,
             max_train_examples: Some(256),
+            ..SplitOptions::default()
         },
     )
     .unwrap();

@@ -38,6 +38,7 @@ fn run(space: SpaceDef, mode: SearchMode, selection: bool) -> (u64, u64, usize, 
         &SplitOptions {
             seed: 1,
             max_train_examples: Some(64),
+            ..SplitOptions::default()
         },
     )
     .unwrap();

@@ -390,3 +390,30 @@ fn a_resumed_search_ends_where_the_uninterrupted_one_does() {
         .unwrap();
     assert!(error.to_string().contains("checkpoint"), "{error}");
 }
+
+#[test]
+fn a_search_whose_loss_stays_nan_stops_with_an_error() {
+    let (mut search, weight_half, arch_half) = toy_search(5);
+    let poisoned = |b: &Batch| Batch {
+        x: b.x.clone(),
+        y: b.y.clone().mul_scalar(f32::NAN),
+    };
+    // One bad batch is skipped, and a good one clears the count.
+    let outcome = block_on(search.step(&poisoned(&arch_half[0]), &weight_half[0], 0)).unwrap();
+    assert_eq!(outcome.arch_loss, None);
+    assert!(outcome.weight_loss.is_some());
+    // Then every loss is NaN: each step skips two batches, and the tenth in a
+    // row stops the search.
+    for i in 0..4 {
+        let outcome =
+            block_on(search.step(&poisoned(&arch_half[i]), &poisoned(&weight_half[i]), 0)).unwrap();
+        assert_eq!((outcome.arch_loss, outcome.weight_loss), (None, None));
+    }
+    let error = block_on(search.step(&poisoned(&arch_half[4]), &poisoned(&weight_half[4]), 0))
+        .err()
+        .expect("the tenth skipped batch in a row is an error");
+    assert!(
+        error.to_string().contains("not a finite number for 10 batches in a row"),
+        "{error}"
+    );
+}

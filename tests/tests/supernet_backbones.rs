@@ -543,7 +543,7 @@ fn hard_gates_on_minilm_compute_the_discrete_model() {
         .map(|(i, s)| (i, (!s.ranks.is_empty()).then(|| s.ranks[i % s.ranks.len()])))
         .collect();
     let config = PeftConfig::from_selection(&catalogue, 0, &picks).unwrap();
-    let discrete = supernet.discretize(&config).unwrap();
+    let discrete = supernet.discretise(&config).unwrap();
     assert_eq!(discrete.num_params() as u64, config.trainable_params);
     let gates = Gates::from_config(&catalogue, &config, &Default::default()).unwrap();
 

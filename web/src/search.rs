@@ -14,9 +14,8 @@
 
 use bipeft_core::backbone::{bert, BackboneConfig};
 use bipeft_core::data::{
-    collate, tokenize_task, Batch, CustomKind, CustomTask, Formulation, Part, SearchEpochPlan,
-    SplitOptions, Splits, TaskData, TaskSource, TokenizeOptions,
-    TokenizedTask,
+    collate, Batch, CustomKind, CustomTask, Part, SearchEpochPlan, SplitOptions, Splits, TaskData,
+    TaskSource, TokenizedTask,
 };
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
@@ -27,6 +26,7 @@ use bipeft_core::search::{
 };
 use bipeft_core::space::{presets, Catalogue};
 use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
+use bipeft_core::train::PreparedTask;
 use bipeft_core::{Error, Result};
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
@@ -262,17 +262,23 @@ impl<B: AutodiffBackend> Session<B> {
                 task.text.as_bytes().to_vec(),
             )],
         )?;
-        let splits = Splits::new(
-            &data,
+        let PreparedTask {
+            data,
+            splits,
+            tokenized,
+            ..
+        } = PreparedTask::from_data(
+            data,
             &SplitOptions {
                 seed: settings.seed,
                 max_train_examples: settings.max_train_examples,
+                ..SplitOptions::default()
             },
+            files.require_tokenizer()?,
+            &model,
+            Some(settings.max_length),
+            None,
         )?;
-        let mut options =
-            TokenizeOptions::new(&data.info, Formulation::for_model_type(model.model_type()));
-        options.max_length = settings.max_length;
-        let tokenized = tokenize_task(&data, files.require_tokenizer()?, &options)?;
         let steps_per_epoch =
             SearchEpochPlan::new(&tokenized, &splits, settings.batch_size, settings.seed, 0)?
                 .weights
@@ -362,10 +368,11 @@ impl<B: AutodiffBackend> Session<B> {
         }
         let plan = self.plan.as_ref().expect("planned above");
         let epoch = self.epoch;
+        // The prepared length: the settings' unless the model's positions cut it.
         let fixed = self
             .settings
             .fixed_length
-            .then_some(self.settings.max_length);
+            .then_some(self.tokenized.options.max_length);
         let batch = fixed_length(
             collate(&self.tokenized, &plan.weights[self.next])?,
             &self.tokenized,

@@ -31,6 +31,11 @@ pub struct SplitOptions {
     /// Keep at most this many training examples (a seeded subset), after the
     /// protocol has taken its validation set.
     pub max_train_examples: Option<usize>,
+    /// Hold out this many training examples as validation and test on the
+    /// whole dev set, whatever the task's size (the large-set protocol with
+    /// another validation size). For a small task whose dev set is too small
+    /// to halve into a test set people can read differences from.
+    pub validation_from_train: Option<usize>,
 }
 
 impl Default for SplitOptions {
@@ -39,6 +44,7 @@ impl Default for SplitOptions {
         SplitOptions {
             seed: 42,
             max_train_examples: None,
+            validation_from_train: None,
         }
     }
 }
@@ -129,7 +135,30 @@ impl Splits {
         let dev_units = units(Part::Dev);
         let mut notes = Vec::new();
         let mut protocol = data.info.protocol;
-        if protocol == Protocol::Large && count(&train_units) < 2 * LARGE_VALIDATION_SIZE {
+        let mut validation_size = LARGE_VALIDATION_SIZE;
+        if let Some(n) = options.validation_from_train {
+            if n == 0 || n >= count(&train_units) {
+                return Err(DataError::InvalidOption(format!(
+                    "{}: validation_from_train is {n}, but it must be at least 1 and below the {} training examples",
+                    data.info.name,
+                    count(&train_units)
+                ))
+                .into());
+            }
+            if dev_units.is_empty() {
+                return Err(DataError::InvalidOption(format!(
+                    "{}: validation_from_train tests on the dev set, and the task has none",
+                    data.info.name
+                ))
+                .into());
+            }
+            notes.push(format!(
+                "validation_from_train: {n} training examples are held out as validation; the whole dev set ({}) is the test set",
+                count(&dev_units)
+            ));
+            protocol = Protocol::Large;
+            validation_size = n;
+        } else if protocol == Protocol::Large && count(&train_units) < 2 * LARGE_VALIDATION_SIZE {
             notes.push(format!(
                 "the training set has {} examples, too few to hold out {LARGE_VALIDATION_SIZE} as validation; \
                  the small-set protocol is used instead (the dev set is split 50/50 into validation and test)",
@@ -157,7 +186,7 @@ impl Splits {
             }
             Protocol::Large => {
                 let shuffled = shuffled(train_units, options.seed, "train");
-                let (validation, train) = take_examples(&shuffled, LARGE_VALIDATION_SIZE);
+                let (validation, train) = take_examples(&shuffled, validation_size);
                 (sorted(train), validation, dev_units)
             }
             Protocol::Given => (train_units, dev_units, units(Part::Test)),

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// What a budget can be, for error messages.
+pub const BUDGET_FORMS: &str =
+    "give a positive parameter count (102600) or a share of the backbone up to 100% (\"0.5%\")";
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Budget {
     Count(u64),
@@ -17,11 +21,7 @@ impl Budget {
     /// Parses `102600` or `0.0139%`.
     pub fn parse(text: &str) -> Result<Budget> {
         let text = text.trim();
-        let bad = || {
-            Error::InvalidInput(format!(
-                "budget `{text}`: give a positive parameter count (102600) or a share (\"0.5%\")"
-            ))
-        };
+        let bad = || Error::InvalidInput(format!("budget `{text}`: {BUDGET_FORMS}"));
         if let Some(share) = text.strip_suffix('%') {
             let percent: f64 = share.trim().parse().map_err(|_| bad())?;
             if !(percent.is_finite() && percent > 0.0 && percent <= 100.0) {
@@ -33,6 +33,14 @@ impl Budget {
                 Ok(n) if n > 0 => Ok(Budget::Count(n)),
                 _ => Err(bad()),
             }
+        }
+    }
+
+    /// The parameter count on a backbone of `backbone_params` parameters.
+    pub fn resolve(&self, backbone_params: u64) -> u64 {
+        match *self {
+            Budget::Count(n) => n,
+            Budget::Percent(p) => crate::search::budget_from_percent(p, backbone_params),
         }
     }
 

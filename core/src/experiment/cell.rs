@@ -25,6 +25,7 @@ pub struct Cell {
     pub max_train_examples: Option<usize>,
     pub max_length: Option<usize>,
     pub max_eval_examples: Option<usize>,
+    pub validation_from_train: Option<usize>,
     /// The plan's search settings with the task's epochs.
     pub search: SearchSettings,
     /// The plan's retrain settings with the task's epochs.
@@ -48,6 +49,9 @@ struct Key<'a> {
     max_train_examples: Option<usize>,
     max_length: Option<usize>,
     max_eval_examples: Option<usize>,
+    /// Left out when unset, so that cells of plans written before it keep their fingerprints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_from_train: Option<usize>,
     /// Baselines do not search: only the space matters to them.
     search: Option<&'a SearchSettings>,
     space: &'a str,
@@ -87,6 +91,7 @@ impl Cell {
             max_train_examples: self.max_train_examples,
             max_length: self.max_length,
             max_eval_examples: self.max_eval_examples,
+            validation_from_train: self.validation_from_train,
             search: self.method.searches().then_some(&self.search),
             space: &self.search.space,
             retrain: &self.retrain,
@@ -112,6 +117,9 @@ impl Plan {
                     search.epochs = task.search_epochs.unwrap_or(search.epochs);
                     let mut retrain = self.retrain.clone();
                     retrain.epochs = task.retrain_epochs.unwrap_or(retrain.epochs);
+                    retrain.learning_rate = task.learning_rate.or(retrain.learning_rate);
+                    retrain.baseline_learning_rate =
+                        task.baseline_learning_rate.or(retrain.baseline_learning_rate);
                     for &budget in &self.budgets {
                         for &method in &self.methods {
                             cells.push(Cell {
@@ -125,6 +133,7 @@ impl Plan {
                                 max_train_examples: task.max_train_examples,
                                 max_length: task.max_length,
                                 max_eval_examples: task.max_eval_examples,
+                                validation_from_train: task.validation_from_train,
                                 search: search.clone(),
                                 retrain: retrain.clone(),
                             });
@@ -160,6 +169,10 @@ search_epochs = 1
 name = "rte"
 data = "d2"
 retrain_epochs = 5
+learning_rate = 0.001
+[retrain]
+learning_rate = 0.0003
+baseline_learning_rate = 0.003
 "#;
         Plan::parse(text, PlanFormat::Toml, "p.toml", Path::new("/p")).unwrap()
     }
@@ -179,6 +192,12 @@ retrain_epochs = 5
         assert_eq!(cells[0].retrain.epochs, 3);
         let rte = cells.iter().find(|c| c.task == "rte").unwrap();
         assert_eq!((rte.search.epochs, rte.retrain.epochs), (2, 5));
+        // A task's own rate replaces the plan's; the rate it does not set is the plan's.
+        assert_eq!(
+            (rte.retrain.learning_rate, rte.retrain.baseline_learning_rate),
+            (Some(1e-3), Some(3e-3))
+        );
+        assert_eq!(cells[0].retrain.learning_rate, Some(3e-4));
         assert_eq!(rte.data, PathBuf::from("/p/d2"));
         let stems: HashSet<String> = cells.iter().map(Cell::file_stem).collect();
         assert_eq!(stems.len(), cells.len());
@@ -198,6 +217,9 @@ retrain_epochs = 5
         let mut longer = a.clone();
         longer.search.epochs += 1;
         assert_ne!(longer.fingerprint(), a.fingerprint());
+        let mut held_out = a.clone();
+        held_out.validation_from_train = Some(1000);
+        assert_ne!(held_out.fingerprint(), a.fingerprint());
         // A baseline does not search: search settings other than the space do not touch it.
         let b = cells[1].clone();
         assert_eq!(b.method, Method::Bitfit);

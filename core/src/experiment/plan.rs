@@ -47,6 +47,19 @@ pub struct TaskEntry {
     /// Score at most this many test examples (a seeded subset; default all).
     #[serde(default)]
     pub max_eval_examples: Option<usize>,
+    /// Hold out this many training examples as validation and test on the
+    /// whole dev set (default: the task's protocol, which halves a small
+    /// task's dev set into validation and test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_from_train: Option<usize>,
+    /// The searched methods' retrain learning rate on this task (default:
+    /// the plan's `[retrain] learning_rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    /// The baselines' retrain learning rate on this task (default: the
+    /// plan's `[retrain] baseline_learning_rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_learning_rate: Option<f64>,
 }
 
 /// Search settings shared by every searched cell. Unset options keep

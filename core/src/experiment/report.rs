@@ -111,6 +111,12 @@ impl Report {
                      this test set: a method near it has learnt nothing.\n",
                     100.0 * floor
                 );
+            } else if matches!(rows[0].metric.as_str(), "pearson" | "spearman") {
+                let _ = writeln!(
+                    md,
+                    "A constant prediction (the training mean) has no correlation with the labels: \
+                     the floor is 0.\n"
+                );
             }
             let _ = writeln!(
                 md,

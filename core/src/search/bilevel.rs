@@ -76,7 +76,14 @@ pub struct BilevelSearch<B: AutodiffBackend, M: SearchModel<B>> {
     last_trigger_cosine: Option<f64>,
     /// The generator of the Gumbel noise.
     noise: NoiseRng,
+    /// Batches skipped for a non-finite loss since the last step that was taken.
+    skipped_in_a_row: usize,
 }
+
+/// Batches in a row whose loss is not a finite number after which the search
+/// stops with an error: the weights or the learning rates have diverged, and
+/// what it would go on to select would be noise.
+pub const MAX_SKIPPED_IN_A_ROW: usize = 10;
 
 /// The host side of a running search, as a checkpoint keeps it.
 #[derive(Serialize, Deserialize)]
@@ -145,6 +152,7 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             last_snapshot: None,
             last_trigger_cosine: None,
             noise,
+            skipped_in_a_row: 0,
         })
     }
 
@@ -210,13 +218,24 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         draw_with_noise(&self.arch, &self.slots, self.state(), spec, noise)
     }
 
-    /// Records a batch skipped for its non-finite loss (§5: not applied).
-    fn skip(&mut self, epoch: usize, architecture: bool) {
+    /// Records a batch skipped for its non-finite loss (§5: not applied);
+    /// an error once [`MAX_SKIPPED_IN_A_ROW`] batches in a row were.
+    fn skip(&mut self, epoch: usize, architecture: bool) -> Result<()> {
         self.events.push(SearchEvent::SkippedBatch {
             epoch,
             weight_step: self.weight_steps,
             architecture,
         });
+        self.skipped_in_a_row += 1;
+        if self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
+            return Err(Error::InvalidInput(format!(
+                "the search's loss was not a finite number for {} batches in a row (epoch {epoch}, \
+                 weight step {}): the model's weights or the learning rates make it diverge; \
+                 nothing was selected",
+                self.skipped_in_a_row, self.weight_steps
+            )));
+        }
+        Ok(())
     }
 
     fn tau(&self, epoch: usize) -> f64 {
@@ -246,9 +265,10 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
         let mut grads = loss.backward();
         let task_value = first_value(read_values(task.inner()).await?)?;
         if !task_value.is_finite() {
-            self.skip(epoch, true);
+            self.skip(epoch, true)?;
             return Ok(None);
         }
+        self.skipped_in_a_row = 0;
         if self.selector.is_some() {
             let model_grads = GradientsParams::from_module(&mut grads, &self.model);
             self.pending_val = Some(self.model.saliency(&model_grads));
@@ -280,9 +300,10 @@ impl<B: AutodiffBackend, M: SearchModel<B>> BilevelSearch<B, M> {
             // As if the batch never came: the pending validation gradient waits
             // for the next weight step.
             self.pending_val = val;
-            self.skip(epoch, false);
+            self.skip(epoch, false)?;
             return Ok(None);
         }
+        self.skipped_in_a_row = 0;
         let mut model_grads = GradientsParams::from_module(&mut grads, &self.model);
         if let Some(max_norm) = self.config.clip_grad_norm {
             clip_global_norm(&self.model, &mut model_grads, max_norm);

@@ -129,8 +129,11 @@ pub fn fitted_selection_steps(
 pub fn default_selection_start(epochs: usize) -> usize {
     if epochs >= 10 {
         2
-    } else {
+    } else if epochs >= 2 {
         1
+    } else {
+        // One epoch: the selection has to start in it.
+        0
     }
 }
 
@@ -193,13 +196,53 @@ impl SearchConfig {
         if self.epochs == 0 {
             return bad("the search needs at least one epoch".into());
         }
-        if !(self.tau_start > 0.0 && self.tau_end > 0.0) {
+        if self.budget_params == 0 {
+            return bad("the budget must be at least 1 parameter".into());
+        }
+        if !(self.tau_start.is_finite() && self.tau_end.is_finite())
+            || !(self.tau_start > 0.0 && self.tau_end > 0.0)
+        {
             return bad(format!(
                 "Gumbel temperatures must be positive, got {} → {}",
                 self.tau_start, self.tau_end
             ));
         }
+        let positive = |name: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                bad(format!("{name} must be a positive number, got {value}"))
+            }
+        };
+        positive("the weight learning rate", self.weight_lr)?;
+        positive("the architecture learning rate", self.arch_lr)?;
+        if let Some(clip) = self.clip_grad_norm {
+            positive("the gradient clipping norm", clip)?;
+        }
+        for (name, value) in [
+            ("the weight decay", f64::from(self.weight_decay)),
+            ("the architecture weight decay", f64::from(self.arch_weight_decay)),
+            ("the architecture regulariser", self.arch_regulariser),
+            ("the initial logit spread", self.init_std),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return bad(format!("{name} must be a number ≥ 0, got {value}"));
+            }
+        }
         if let Some(selection) = &self.selection {
+            if !(selection.trigger_threshold > 0.0 && selection.trigger_threshold <= 1.0) {
+                return bad(format!(
+                    "the trigger threshold is a cosine similarity: it must lie in (0, 1], got {}",
+                    selection.trigger_threshold
+                ));
+            }
+            if selection.prune_begin_epoch >= self.epochs {
+                return bad(format!(
+                    "the selection start epoch {} is not before the search's last epoch \
+                     ({} epochs, counted from 0): the selection would never run",
+                    selection.prune_begin_epoch, self.epochs
+                ));
+            }
             if selection.max_prune_steps == 0 {
                 return bad("max_prune_steps must be at least 1".into());
             }
@@ -249,6 +292,7 @@ mod tests {
         assert_eq!(fitted_selection_steps(67, 15, 2, 5), 100);
         assert_eq!(default_selection_start(15), 2);
         assert_eq!(default_selection_start(5), 1);
+        assert_eq!(default_selection_start(1), 0);
         // Selection starting after the last epoch: still at least 1.
         assert_eq!(fitted_selection_steps(10, 2, 3, 5), 1);
     }
@@ -262,6 +306,19 @@ mod tests {
         let back: SearchConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, config);
         assert!(SearchConfig::new(1).with_epochs(0).validate().is_err());
+        let message = |c: SearchConfig| c.validate().unwrap_err().to_string();
+        let base = || SearchConfig::new(1000).with_epochs(5);
+        assert!(message(base().with_weight_lr(f64::NAN)).contains("weight learning rate must be a positive number, got NaN"));
+        assert!(message(base().with_weight_lr(-1.0)).contains("got -1"));
+        assert!(message(base().with_arch_lr(f64::INFINITY)).contains("architecture learning rate"));
+        assert!(message(base().with_clip_grad_norm(Some(0.0))).contains("clipping norm"));
+        assert!(message(SearchConfig::new(0)).contains("budget"));
+        let selection = SelectionConfig::new().with_prune_begin_epoch(1);
+        assert!(message(base().with_selection(Some(selection.clone().with_trigger_threshold(5.0))))
+            .contains("trigger threshold is a cosine similarity"));
+        assert!(message(base().with_selection(Some(selection.clone().with_prune_begin_epoch(5))))
+            .contains("selection start epoch 5 is not before"));
+        base().with_selection(Some(selection.with_prune_begin_epoch(4))).validate().unwrap();
         let bad =
             SearchConfig::new(1).with_selection(Some(SelectionConfig::new().with_ema_score(1.0)));
         assert!(bad

@@ -35,7 +35,7 @@ pub mod trace;
 pub mod trigger;
 
 pub use arch::{ArchLogits, ArchLogitsConfig, ArchSnapshot};
-pub use bilevel::{BilevelSearch, SearchModel, StepOutcome};
+pub use bilevel::{BilevelSearch, SearchModel, StepOutcome, MAX_SKIPPED_IN_A_ROW};
 pub use budget::{budget_from_percent, expected_params, Expectation};
 pub use checkpoint::SearchCheckpoint;
 pub use config::{

@@ -11,7 +11,7 @@
 //! let logits = backbone.forward(batch, &supernet.hooks(&gates)?);
 //! ```
 
-mod discretize;
+mod discretise;
 pub mod gates;
 pub mod hooks;
 pub mod model;

@@ -94,6 +94,13 @@ pub fn evaluate_split<B: Backend>(
         if let Some(logits) = model.logits(&batch) {
             let [rows, width] = logits.dims();
             let values = read(logits.into_data())?;
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Error::InvalidInput(format!(
+                    "the model's outputs on the {} split are not finite numbers (NaN or infinite): \
+                     its weights are broken, or its training diverged",
+                    split.name()
+                )));
+            }
             for (r, item) in items.iter().enumerate().take(rows) {
                 let row = values[r * width..(r + 1) * width].to_vec();
                 outputs[position[&item.example]].push((item.choice, row));

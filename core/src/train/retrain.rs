@@ -282,6 +282,13 @@ pub fn retrain<B: AutodiffBackend>(
             }
         }
 
+        if state.epoch_loss.1 == 0 {
+            return Err(Error::InvalidInput(format!(
+                "every batch of epoch {epoch} had a loss that is not a finite number: the model's \
+                 weights or the learning rate ({}) make training diverge; no result was kept from this epoch",
+                settings.lr
+            )));
+        }
         let valid = model.valid();
         let evaluation = evaluate_split(
             &valid,

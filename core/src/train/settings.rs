@@ -26,6 +26,10 @@ pub struct TrainSettings {
     pub max_length: Option<usize>,
     /// Train on a seeded subset of at most this many examples.
     pub max_train_examples: Option<usize>,
+    /// Hold out this many training examples as validation and test on the
+    /// whole dev set ([`crate::data::SplitOptions::validation_from_train`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_from_train: Option<usize>,
     /// Score at most the first this many validation / test examples.
     pub max_eval_examples: Option<usize>,
     /// Save the full training state every this many steps (and at every
@@ -45,6 +49,7 @@ impl Default for TrainSettings {
             seed: 42,
             max_length: None,
             max_train_examples: None,
+            validation_from_train: None,
             max_eval_examples: None,
             checkpoint_every: 100,
         }

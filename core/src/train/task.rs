@@ -5,13 +5,34 @@ use std::path::Path;
 
 use crate::backbone::BackboneConfig;
 use crate::data::{
-    load_task, tokenize_task, ExampleRef, Formulation, SplitName, SplitOptions, Splits, TaskData,
-    TaskSource, TokenizeOptions, TokenizedTask,
+    load_task, tokenize_task, EncodedTarget, ExampleRef, Formulation, SplitName, SplitOptions,
+    Splits, TaskData, TaskSource, TokenizeOptions, TokenizedTask,
 };
 use crate::error::{Error, Result};
 use crate::loader::TextTokenizer;
 
 use super::settings::TrainSettings;
+
+/// The shortest input length a task is tokenised to (a model's special tokens).
+pub const MIN_LENGTH: usize = 2;
+
+/// Every token id (inputs and T5 targets) is a row of the model's embeddings.
+fn check_vocabulary(tokenized: &TokenizedTask, vocab: usize) -> Result<()> {
+    let ids = tokenized.parts.iter().flat_map(|p| &p.items).flat_map(|item| {
+        let targets: &[u32] = match &item.target {
+            EncodedTarget::Tokens(t) => t,
+            _ => &[],
+        };
+        item.input_ids.iter().chain(targets)
+    });
+    match ids.max() {
+        Some(&id) if id as usize >= vocab => Err(Error::InvalidInput(format!(
+            "the tokenizer gives token id {id}, but the model's config.json has vocab_size {vocab}: \
+             the tokenizer does not belong to this model"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// The task's data, splits and tokens.
 pub struct PreparedTask {
@@ -23,9 +44,8 @@ pub struct PreparedTask {
 }
 
 impl PreparedTask {
-    /// Reads `source` from `dir` and tokenises it for the `model` backbone.
-    /// Inputs are cut to what the model's position embeddings cover (a note
-    /// says so when that is shorter than the task's length).
+    /// Reads `source` from `dir` and tokenises it for the `model` backbone
+    /// ([`Self::from_data`] with the settings' split and lengths).
     pub fn load(
         source: &TaskSource,
         dir: &Path,
@@ -40,16 +60,42 @@ impl PreparedTask {
             });
         }
         let data = load_task(source, dir)?;
-        let mut splits = Splits::new(
-            &data,
+        Self::from_data(
+            data,
             &SplitOptions {
                 seed: settings.seed,
                 max_train_examples: settings.max_train_examples,
+                validation_from_train: settings.validation_from_train,
             },
-        )?;
+            tokenizer,
+            model,
+            settings.max_length,
+            settings.max_eval_examples,
+        )
+    }
+
+    /// Splits `data` and tokenises it for the `model` backbone: what a search
+    /// (from the command line or the page) and a retrain both start from.
+    /// Inputs are cut to what the model's position embeddings cover (a note
+    /// says so when that is shorter than the task's length); a tokenizer whose
+    /// ids the model's embeddings do not cover is an error.
+    pub fn from_data(
+        data: TaskData,
+        split: &SplitOptions,
+        tokenizer: &TextTokenizer,
+        model: &BackboneConfig,
+        max_length: Option<usize>,
+        max_eval_examples: Option<usize>,
+    ) -> Result<Self> {
+        let mut splits = Splits::new(&data, split)?;
         let mut options =
             TokenizeOptions::new(&data.info, Formulation::for_model_type(model.model_type()));
-        if let Some(max) = settings.max_length {
+        if let Some(max) = max_length {
+            if max < MIN_LENGTH {
+                return Err(Error::InvalidInput(format!(
+                    "max length {max}: an input needs at least {MIN_LENGTH} tokens (its special tokens)"
+                )));
+            }
             options.max_length = max;
         }
         if let BackboneConfig::Bert(c) = model {
@@ -62,11 +108,12 @@ impl PreparedTask {
             }
         }
         let tokenized = tokenize_task(&data, tokenizer, &options)?;
+        check_vocabulary(&tokenized, model.shape().vocab)?;
         Ok(PreparedTask {
             data,
             splits,
             tokenized,
-            max_eval_examples: settings.max_eval_examples,
+            max_eval_examples,
         })
     }
 

@@ -42,6 +42,10 @@ pub struct Args {
     /// Keep at most this many training examples (a seeded subset).
     #[arg(long)]
     max_train_examples: Option<usize>,
+    /// Hold out this many training examples as validation and test on the
+    /// whole dev set (the large-set protocol at any task size).
+    #[arg(long)]
+    validation_from_train: Option<usize>,
     /// Maximum input length in tokens (default: the task's, 128 / 256 / 512).
     #[arg(long)]
     max_length: Option<usize>,
@@ -64,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &SplitOptions {
             seed: args.seed,
             max_train_examples: args.max_train_examples,
+            validation_from_train: args.validation_from_train,
         },
     )?;
     let tokens = match &args.model {

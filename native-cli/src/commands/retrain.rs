@@ -57,6 +57,10 @@ pub struct Args {
     /// Train on a seeded subset of at most this many examples.
     #[arg(long)]
     pub max_train_examples: Option<usize>,
+    /// Hold out this many training examples as validation and test on the
+    /// whole dev set (the large-set protocol at any task size).
+    #[arg(long)]
+    pub validation_from_train: Option<usize>,
     /// Score at most this many validation / test examples.
     #[arg(long)]
     pub max_eval_examples: Option<usize>,
@@ -127,6 +131,7 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         seed: args.seed.unwrap_or(defaults.seed),
         max_length: args.max_length.or(defaults.max_length),
         max_train_examples: args.max_train_examples.or(defaults.max_train_examples),
+        validation_from_train: args.validation_from_train.or(defaults.validation_from_train),
         max_eval_examples: args.max_eval_examples.or(defaults.max_eval_examples),
         checkpoint_every: args.checkpoint_every.unwrap_or(defaults.checkpoint_every),
         ..defaults

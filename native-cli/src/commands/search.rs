@@ -11,19 +11,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
-use bipeft_core::data::{
-    collate, load_task, tokenize_task, Formulation, SearchEpochPlan, SplitOptions, Splits,
-    TokenizeOptions,
-};
+use bipeft_core::data::{collate, load_task, SearchEpochPlan, SplitOptions};
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::search::{
-    budget_from_percent, default_selection_start, fitted_selection_steps, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
+    default_selection_start, fitted_selection_steps, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
     SearchConfig, SearchEvent, SearchMode, SelectionConfig, SelectionOutcome, StepOutcome,
 };
 use bipeft_core::space::{Catalogue, Kind, SpaceDef};
 use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
+use bipeft_core::train::PreparedTask;
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
@@ -113,6 +111,10 @@ pub struct Args {
     /// Keep at most this many training examples (a seeded subset).
     #[arg(long)]
     pub max_train_examples: Option<usize>,
+    /// Hold out this many training examples as validation and test on the
+    /// whole dev set (the large-set protocol at any task size).
+    #[arg(long)]
+    pub validation_from_train: Option<usize>,
     /// Truncate inputs to this many tokens (default: the task's, 128 for most).
     #[arg(long)]
     pub max_length: Option<usize>,
@@ -337,23 +339,10 @@ fn resolve(args: Args) -> anyhow::Result<Job> {
 /// (the same options as `bipeft data`).
 /// Parses `--budget`: a count or a percentage of the backbone's parameters.
 pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
-    let text = text.trim();
-    if let Some(share) = text.strip_suffix('%') {
-        let percent: f64 = share
-            .trim()
-            .parse()
-            .ok()
-            .filter(|p: &f64| p.is_finite() && *p > 0.0)
-            .with_context(|| format!("--budget {text}: not a positive percentage"))?;
-        Ok(budget_from_percent(percent, backbone_params))
-    } else {
-        text.parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
-            .with_context(|| {
-                format!("--budget {text}: give a positive parameter count (102600) or a share (0.0139%)")
-            })
-    }
+    use bipeft_core::experiment::budget::{Budget, BUDGET_FORMS};
+    let budget = Budget::parse(text)
+        .map_err(|_| anyhow::anyhow!("--budget {}: {BUDGET_FORMS}", text.trim()))?;
+    Ok(budget.resolve(backbone_params))
 }
 
 fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
@@ -438,19 +427,24 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     let tokenizer = files.require_tokenizer()?;
     let data = load_task(&source, &job.data)
         .with_context(|| format!("reading task {task_name} from {}", job.data.display()))?;
-    let splits = Splits::new(
-        &data,
+    let PreparedTask {
+        data,
+        splits,
+        tokenized,
+        ..
+    } = PreparedTask::from_data(
+        data,
         &SplitOptions {
             seed: args.seed,
             max_train_examples: args.max_train_examples,
+            validation_from_train: args.validation_from_train,
         },
-    )?;
-    let formulation = Formulation::for_model_type(config.model_type());
-    let mut options = TokenizeOptions::new(&data.info, formulation);
-    if let Some(max) = args.max_length {
-        options.max_length = max;
-    }
-    let tokenized = tokenize_task(&data, tokenizer, &options)?;
+        tokenizer,
+        &config,
+        args.max_length,
+        None,
+    )
+    .with_context(|| format!("task {task_name}"))?;
     let steps_per_epoch = SearchEpochPlan::new(&tokenized, &splits, args.batch_size, args.seed, 0)
         .with_context(|| format!("task {task_name}"))?
         .weights
@@ -565,6 +559,9 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             String::new()
         }
     ));
+    for note in &splits.notes {
+        progress.message(&format!("note: {note}"));
+    }
     progress.phase_from("search", total_steps, driver.step);
     let every = args.checkpoint_every.unwrap_or(0);
     let (start_epoch, start_batch) = (driver.epoch, driver.batch);
@@ -705,9 +702,11 @@ fn finish_baseline(
 ) -> anyhow::Result<()> {
     let args = &job.args;
     let seconds = started.elapsed().as_secs_f64();
+    let name = baseline::of(args.mode).map_or("?", |b| b.name());
     let notes = vec![format!(
-        "hand-made baseline `{:?}` sized to the budget",
-        args.mode
+        "hand-made baseline `{name}` sized to the budget: {} of {budget} parameters ({:.1}%)",
+        peft.trainable_params,
+        100.0 * peft.trainable_params as f64 / budget.max(1) as f64
     )];
     let trace = Trace {
         format: "bipeft-search-trace",

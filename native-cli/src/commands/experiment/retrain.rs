@@ -47,6 +47,7 @@ pub fn settings(cell: &Cell) -> TrainSettings {
         max_length: cell.max_length,
         max_train_examples: cell.max_train_examples,
         max_eval_examples: cell.max_eval_examples,
+        validation_from_train: cell.validation_from_train,
         // A killed cell is recomputed whole: checkpoints only at epoch ends.
         checkpoint_every: 0,
         ..defaults

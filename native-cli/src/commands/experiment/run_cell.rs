@@ -24,8 +24,14 @@ pub struct Searched {
 /// Runs `cell` from scratch in its fresh work folder.
 pub fn run(cell: &Cell, store: &Store, backend: &BackendArgs) -> anyhow::Result<CellRecord> {
     let work = store.fresh_work_dir(cell)?;
-    let searched = search(cell, &work.join("search"), backend)?;
-    let retrained = super::retrain::retrain(cell, &searched, &work.join("retrain"), backend)?;
+    let computed = search(cell, &work.join("search"), backend).and_then(|searched| {
+        let retrained = super::retrain::retrain(cell, &searched, &work.join("retrain"), backend)?;
+        Ok((searched, retrained))
+    });
+    // A failed cell leaves nothing behind: its next attempt starts afresh anyway.
+    let (searched, retrained) = computed.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&work);
+    })?;
     let mut notes = searched.notes;
     notes.extend(retrained.notes);
     Ok(CellRecord::new(
@@ -72,6 +78,9 @@ pub fn search_args(cell: &Cell, out: &Path, backend: &BackendArgs) -> Vec<String
     if let Some(n) = cell.max_length {
         push("--max-length", n.to_string());
     }
+    if let Some(n) = cell.validation_from_train {
+        push("--validation-from-train", n.to_string());
+    }
     if let Some(v) = s.weight_lr {
         push("--weight-lr", v.to_string());
     }
@@ -117,7 +126,7 @@ pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<
         bail!(
             "the search failed ({}): {}",
             output.status,
-            stderr.trim().lines().last().unwrap_or("no message")
+            failure_line(&stderr)
         );
     }
     let peft_config_path = out.join("peft_config.json");
@@ -129,6 +138,26 @@ pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<
         seconds,
         notes,
     })
+}
+
+/// What a failed search said: its `error:` line, or where it panicked and
+/// why (a panic's last line is only the backtrace hint), else its last line.
+fn failure_line(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let Some(at) = lines
+        .iter()
+        .rposition(|l| l.starts_with("error") || l.contains("panicked at"))
+    else {
+        return lines.last().unwrap_or(&"no message").to_string();
+    };
+    match lines.get(at + 1) {
+        Some(why) if lines[at].contains("panicked at") => format!("{} {why}", lines[at]),
+        _ => lines[at].to_string(),
+    }
 }
 
 /// The trace's notes (how the early selection ended, the trim to the budget
@@ -155,6 +184,22 @@ mod tests {
     use bipeft_core::experiment::{Plan, PlanFormat};
 
     #[test]
+    fn a_failed_search_is_named_by_its_error_or_its_panic() {
+        let panic = "\nthread 'main' panicked at core/src/x.rs:3:5:\nindex out of bounds\n\
+                     note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            failure_line(panic),
+            "thread 'main' panicked at core/src/x.rs:3:5: index out of bounds"
+        );
+        assert_eq!(
+            failure_line("progress\nerror: --budget `150%`: give …\n"),
+            "error: --budget `150%`: give …"
+        );
+        assert_eq!(failure_line("last words\n"), "last words");
+        assert_eq!(failure_line(""), "no message");
+    }
+
+    #[test]
     fn search_arguments_follow_the_cell() {
         let text = r#"
 budgets = ["0.5%"]
@@ -167,6 +212,7 @@ path = "/models/m"
 name = "rte"
 data = "/data/RTE"
 max_length = 48
+validation_from_train = 100
 search_epochs = 1
 [search]
 space = "lora"
@@ -184,7 +230,7 @@ selection_start_epoch = 0
             args,
             "search --model /models/m --task rte --data /data/RTE --budget 0.5% --space lora \
              --epochs 1 --seed 3 --batch-size 32 --mode bipeft --out /w/search --backend flex \
-             --device cpu --max-length 48 --selection-start-epoch 0 --no-early-selection --quiet --force"
+             --device cpu --max-length 48 --validation-from-train 100 --selection-start-epoch 0 --no-early-selection --quiet --force"
         );
         let args = search_args(&cells[1], Path::new("/w"), &backend).join(" ");
         assert!(

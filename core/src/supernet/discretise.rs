@@ -17,7 +17,7 @@ use super::model::Supernet;
 impl<B: Backend> Supernet<B> {
     /// The discrete model of `config` (a configuration of this supernet's
     /// space, backbone and options) holding the supernet's current weights.
-    pub fn discretize(&self, config: &PeftConfig) -> Result<PeftModel<B>> {
+    pub fn discretise(&self, config: &PeftConfig) -> Result<PeftModel<B>> {
         config.validate()?;
         let catalogue = self.catalogue();
         if config.backbone != catalogue.shape || config.options != catalogue.options {

@@ -1,0 +1,297 @@
+//! Hostile input, as a new user gives it by mistake: every case ends in one
+//! clear error line (exit status 1) naming what is wrong — no panic, no
+//! result file — or, where the input can be made to work, in a run that says
+//! what it changed. The catalogue grows with each case mended.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// `bipeft search` on the tiny BERT and a tiny SST-2, with `extra` options.
+fn search_args<'a>(model: &'a Path, data: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "search",
+        "--model",
+        s(model),
+        "--task",
+        "sst2",
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+        "--space",
+        "lora",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--quiet",
+    ];
+    // Defaults for what `extra` does not set.
+    for (flag, value) in [("--budget", "2000"), ("--max-length", "16")] {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Runs a search that must fail with one error line holding `words`, and
+/// leave no configuration behind.
+fn search_fails(model: &Path, data: &Path, out: &Path, extra: &[&str], words: &str) {
+    let line = error_line(&search_args(model, data, out, extra));
+    assert!(line.contains(words), "{extra:?}: {line}");
+    assert!(!line.contains("panicked"), "{line}");
+    assert!(!out.join("peft_config.json").exists(), "{extra:?} wrote a result");
+}
+
+/// A copy of the tiny BERT in `dir`, changed by `edit` (file name, bytes).
+fn model_copy(dir: &Path, edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        let bytes = std::fs::read(tiny_bert().join(file)).unwrap();
+        std::fs::write(dir.join(file), edit(file, bytes)).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// `bytes` (a safetensors file) with every value of the F32 tensor `name` NaN.
+fn with_nan_tensor(bytes: Vec<u8>, name: &str) -> Vec<u8> {
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let entry = &header[name];
+    assert_eq!(entry["dtype"], "F32", "{name}");
+    let (start, end) = (
+        entry["data_offsets"][0].as_u64().unwrap() as usize,
+        entry["data_offsets"][1].as_u64().unwrap() as usize,
+    );
+    let mut bytes = bytes;
+    let data = 8 + header_len;
+    for chunk in bytes[data + start..data + end].chunks_mut(4) {
+        chunk.copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn search_options_out_of_range_are_named() {
+    let dir = temp("hostile-options");
+    let data = tiny_sst2("hostile-options", 64, 20);
+    let model = tiny_bert();
+    let out = dir.join("out");
+    for (extra, words) in [
+        (&["--weight-lr", "NaN"][..], "weight learning rate must be a positive number, got NaN"),
+        (&["--weight-lr=-1"][..], "weight learning rate must be a positive number, got -1"),
+        (&["--arch-lr", "inf"][..], "architecture learning rate must be a positive number"),
+        (&["--trigger-threshold", "5"][..], "trigger threshold is a cosine similarity"),
+        (
+            &["--selection-start-epoch", "1000"][..],
+            "selection start epoch 1000 is not before the search's last epoch",
+        ),
+        (&["--budget", "150%"][..], "up to 100%"),
+        (&["--max-length", "0"][..], "max length 0"),
+    ] {
+        search_fails(&model, &data, &out, extra, words);
+    }
+    // Nothing was written, not even the output folder.
+    assert!(!dir.exists());
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn inputs_longer_than_the_positions_are_cut_with_a_note() {
+    // The tiny BERT has 64 positions; 100 tokens used to index past them.
+    let dir = temp("hostile-positions");
+    let data = tiny_sst2("hostile-positions", 64, 20);
+    let model = tiny_bert();
+    let out = dir.join("out");
+    let mut args = search_args(&model, &data, &out, &["--max-length", "100"]);
+    args.retain(|a| *a != "--quiet");
+    let output = bipeft(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("inputs are cut to 64 tokens, the longest the model's position embeddings cover"),
+        "{stderr}"
+    );
+    assert!(out.join("peft_config.json").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn a_tokenizer_of_another_model_is_named() {
+    // The word "the" moved past the model's 512 embedding rows.
+    let dir = temp("hostile-vocab");
+    let data = tiny_sst2("hostile-vocab", 64, 20);
+    let model = model_copy(&dir.join("model"), |file, bytes| {
+        if file != "tokenizer.json" {
+            return bytes;
+        }
+        let mut tokenizer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        tokenizer["model"]["vocab"]["the"] = 700.into();
+        serde_json::to_vec(&tokenizer).unwrap()
+    });
+    let out = dir.join("out");
+    search_fails(
+        &model,
+        &data,
+        &out,
+        &[],
+        "the tokenizer gives token id 700, but the model's config.json has vocab_size 512",
+    );
+    // Retraining prepares its data the same way.
+    let config = lora_config(&dir.join("run"));
+    let line = error_line(&[
+        "retrain",
+        "--config",
+        s(&config),
+        "--model",
+        s(&model),
+        "--task",
+        "sst2",
+        "--data",
+        s(&data),
+        "--out",
+        s(&dir.join("trained")),
+        "--quiet",
+    ]);
+    assert!(line.contains("does not belong to this model"), "{line}");
+    assert!(!dir.join("trained/metrics.json").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn a_search_on_nan_weights_stops_with_an_error() {
+    let dir = temp("hostile-nan");
+    let data = tiny_sst2("hostile-nan", 64, 20);
+    let model = model_copy(&dir.join("model"), |file, bytes| {
+        if file == "model.safetensors" {
+            with_nan_tensor(bytes, "embeddings.LayerNorm.weight")
+        } else {
+            bytes
+        }
+    });
+    let out = dir.join("out");
+    search_fails(
+        &model,
+        &data,
+        &out,
+        &[],
+        "the search's loss was not a finite number for 10 batches in a row",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn nan_weights_stop_retrain_and_eval() {
+    let dir = temp("hostile-nan-train");
+    let data = tiny_sst2("hostile-nan-train", 64, 20);
+    let nan_model = model_copy(&dir.join("model"), |file, bytes| {
+        if file == "model.safetensors" {
+            with_nan_tensor(bytes, "embeddings.LayerNorm.weight")
+        } else {
+            bytes
+        }
+    });
+    let config = lora_config(&dir.join("run"));
+    let retrain_on = |model: &Path, out: &Path| {
+        vec![
+            "retrain".to_string(),
+            "--config".into(),
+            s(&config).into(),
+            "--model".into(),
+            s(model).into(),
+            "--task".into(),
+            "sst2".into(),
+            "--data".into(),
+            s(&data).into(),
+            "--out".into(),
+            s(out).into(),
+            "--epochs".into(),
+            "1".into(),
+            "--batch-size".into(),
+            "16".into(),
+            "--quiet".into(),
+        ]
+    };
+    // Every batch skipped: the retrain fails rather than report a score.
+    let args = retrain_on(&nan_model, &dir.join("nan"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let line = error_line(&args);
+    assert!(line.contains("every batch of epoch 0 had a loss that is not a finite number"), "{line}");
+    assert!(!dir.join("nan/metrics.json").exists());
+
+    // A sound result scored over broken weights: eval refuses to score it.
+    let args = retrain_on(&tiny_bert(), &dir.join("sound"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&args);
+    let line = error_line(&[
+        "eval",
+        "--trained",
+        s(&dir.join("sound")),
+        "--model",
+        s(&nan_model),
+        "--data",
+        s(&data),
+    ]);
+    assert!(line.contains("outputs on the test split are not finite numbers"), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn a_failed_search_in_an_experiment_says_why_and_leaves_no_work_folder() {
+    let dir = temp("hostile-experiment");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = tiny_sst2("hostile-experiment", 64, 20);
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"budgets = [2000]
+methods = ["bipeft"]
+seeds = [1]
+[[models]]
+name = "tiny"
+path = "{}"
+[[tasks]]
+name = "sst2"
+data = "{}"
+max_length = 16
+search_epochs = 2
+[search]
+space = "lora"
+batch_size = 8
+trigger_threshold = 5.0
+"#,
+            tiny_bert().display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let line = error_line(&[
+        "experiment",
+        "--plan",
+        s(&plan),
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    assert!(line.contains("the search failed"), "{line}");
+    assert!(line.contains("trigger threshold is a cosine similarity"), "{line}");
+    let work = out.join("work");
+    let left: Vec<_> = std::fs::read_dir(&work)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
