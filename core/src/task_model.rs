@@ -1,4 +1,4 @@
-//! The model a search drives (ALGORITHM.md §5): a frozen backbone, the
+//! The model a search drives (docs/algorithm.md §5): a frozen backbone, the
 //! supernet of a search space over it, and — for encoders — a trainable
 //! classification / regression head. It implements [`SearchModel`]: the task
 //! loss under an architecture sample (cross-entropy or MSE for encoders,

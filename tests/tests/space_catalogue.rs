@@ -1,6 +1,6 @@
 //! Search spaces computed from a backbone's shape alone: slot counts and
 //! parameter totals of S1, S2 and the LoRA space on T5-large and BERT-base,
-//! checked against hand calculations (ALGORITHM.md §2) and against Hugging
+//! checked against hand calculations (docs/algorithm.md §2) and against Hugging
 //! Face peft / transformers (tests/fixtures/peft/reference.json, written by
 //! gen_reference.py there).
 

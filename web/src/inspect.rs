@@ -214,7 +214,7 @@ pub struct FixedView {
     pub rank: usize,
 }
 
-/// One selection step of the search (ALGORITHM.md §6.3–6.4).
+/// One selection step of the search (docs/algorithm.md §6.3–6.4).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SelectionView {
     pub epoch: usize,

@@ -336,7 +336,7 @@ impl<B: AutodiffBackend> Session<B> {
         self.budget
     }
 
-    /// One architecture step and one weight step (ALGORITHM.md §5).
+    /// One architecture step and one weight step (docs/algorithm.md §5).
     pub async fn step(&mut self) -> Result<StepReport> {
         let ended = StepReport {
             progress: None,

@@ -1,4 +1,4 @@
-//! The batches of one search epoch (ALGORITHM.md §5): the weight half and the
+//! The batches of one search epoch (docs/algorithm.md §5): the weight half and the
 //! architecture half of the training split, each reshuffled every epoch (the
 //! reference iterates a fresh pass of a shuffling loader over each half every
 //! epoch), with its own seed per half and epoch.

@@ -1,4 +1,4 @@
-//! The split protocol of S3Delta / Compacter that BIPEFT follows (ALGORITHM.md
+//! The split protocol of S3Delta / Compacter that BIPEFT follows (docs/algorithm.md
 //! §7), and the search's split of the training data into two halves: one to
 //! train PEFT weights, one to train architecture weights.
 //!

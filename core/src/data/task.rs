@@ -27,7 +27,7 @@ pub enum Benchmark {
     Record,
 }
 
-/// Which split protocol a task follows (ALGORITHM.md §7).
+/// Which split protocol a task follows (docs/algorithm.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {

@@ -1,4 +1,4 @@
-//! The PEFT modules (ALGORITHM.md §2), generic over the burn backend.
+//! The PEFT modules (docs/algorithm.md §2), generic over the burn backend.
 //!
 //! Each module has a plain `forward` (a discrete model: fixed rank, always on)
 //! and a `forward_mixed` / `forward_gated` that weighs it by an architecture

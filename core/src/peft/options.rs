@@ -51,7 +51,7 @@ pub enum BottleneckInit {
     #[default]
     ZeroUp,
     /// Both projections N(0, 0.01), biases zero: the reference's
-    /// initialisation (ALGORITHM.md §2, S2); the adapter's first output is small
+    /// initialisation (docs/algorithm.md §2, S2); the adapter's first output is small
     /// but not zero.
     Normal,
 }

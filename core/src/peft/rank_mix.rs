@@ -7,7 +7,7 @@
 //! this equals `W` scaled per unit by `uⱼ = Σₖ wₖ·[j < rₖ]`, one vector per
 //! module, which is what [`RankMixer`] computes for many modules at once.
 //!
-//! Each module gets two such vectors (ALGORITHM.md §3): `a` from the sample
+//! Each module gets two such vectors (docs/algorithm.md §3): `a` from the sample
 //! itself, for the first factor (LoRA's A, an adapter's down path), so the
 //! architecture gradient flows there; `b` from the detached sample, for the
 //! second factor (B, the up path). LoRA's per-rank scale `alpha/r` goes into `a`.

@@ -1,4 +1,4 @@
-//! The architecture weights (ALGORITHM.md §3): two disentangled sets of logits,
+//! The architecture weights (docs/algorithm.md §3): two disentangled sets of logits,
 //! `binary_logits` α over {off, on} for every slot and `rank_logits` β over the
 //! candidate ranks for every rank-searchable slot, both initialised as
 //! `init_std · N(0, 1)` (1e-3 in the reference).

@@ -1,4 +1,4 @@
-//! The bi-level search loop (ALGORITHM.md §5), first-order DARTS style: each
+//! The bi-level search loop (docs/algorithm.md §5), first-order DARTS style: each
 //! iteration takes one architecture step on a batch of the architecture half
 //! (cycled) and one weight step on a batch of the weight half, then lets the
 //! budget selector do its bookkeeping. The PEFT weights and the architecture

@@ -1,4 +1,4 @@
-//! Expected trainable parameters (ALGORITHM.md §6.3): how big the supernet's
+//! Expected trainable parameters (docs/algorithm.md §6.3): how big the supernet's
 //! current architecture distribution is, in total (E, compared with the
 //! budget B) and per module (what each module counts as when the trigger fills
 //! the budget and when selection prunes).

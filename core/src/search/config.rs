@@ -1,5 +1,5 @@
 //! Every knob of the search, with the reference's values as defaults
-//! (ALGORITHM.md §3–6). The ablations and the paper-vs-code choices the spec
+//! (docs/algorithm.md §3–6). The ablations and the paper-vs-code choices the spec
 //! names are selectable here rather than being separate code paths.
 
 use burn::config::Config;

@@ -1,5 +1,5 @@
 //! Adaptive dimension selection with the Dimension Stability Indicator
-//! (ALGORITHM.md §6.4). Between two selection steps the dimension logits β are
+//! (docs/algorithm.md §6.4). Between two selection steps the dimension logits β are
 //! recorded after every weight step (a window); a selection step then fixes the
 //! ranks of the modules whose rank distribution has moved least, and how many
 //! it fixes grows with how stable the argmax ranks are overall.

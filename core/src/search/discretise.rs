@@ -1,4 +1,4 @@
-//! The end of the search (ALGORITHM.md §6.5): the discrete PEFT configuration.
+//! The end of the search (docs/algorithm.md §6.5): the discrete PEFT configuration.
 //! On/off is the pruning mask (after an early stop) or the mask and argmax α;
 //! the rank is the fixed one or argmax β. Should the result still exceed the
 //! budget — a search that ran out of epochs before its last selection step —

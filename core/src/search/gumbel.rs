@@ -1,4 +1,4 @@
-//! Drawing architecture samples from logits (ALGORITHM.md §3): the
+//! Drawing architecture samples from logits (docs/algorithm.md §3): the
 //! straight-through hard Gumbel-softmax of Jang et al. (2017) as in
 //! `torch.nn.functional.gumbel_softmax(hard=True)`, its temperature schedule,
 //! and a one-hot argmax that never reads a tensor on the host (a host read

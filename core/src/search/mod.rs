@@ -1,4 +1,4 @@
-//! The BIPEFT search (Chang et al., Findings of EMNLP 2024; ALGORITHM.md §3–6):
+//! The BIPEFT search (Chang et al., Findings of EMNLP 2024; docs/algorithm.md §3–6):
 //! architecture logits and their samples, the iterative binary/dimension
 //! stages, the bi-level optimisation, and budget-guided early selection
 //! (sensitivity, trigger, module selection, dimension selection), ending in a

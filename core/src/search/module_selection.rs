@@ -1,10 +1,10 @@
-//! Adaptive binary module selection (ALGORITHM.md §6.3): each selection step
+//! Adaptive binary module selection (docs/algorithm.md §6.3): each selection step
 //! removes a share Δ = (E − B) / T of the distance between the expected size E
 //! and the budget B, pruning the least sensitive live modules.
 //!
 //! In the reference code a module that does not fit is skipped, not a stop:
 //! the walk goes on and may still take smaller, more sensitive modules that
-//! fit in what is left of Δ. ALGORITHM.md's wording ("while the pruned total
+//! fit in what is left of Δ. docs/algorithm.md's wording ("while the pruned total
 //! stays ≤ Δ") also reads as stopping there; [`PruneScan`] selects either.
 
 use super::config::PruneScan;

@@ -1,4 +1,4 @@
-//! The Gumbel noise of the architecture samples (ALGORITHM.md §3), drawn on
+//! The Gumbel noise of the architecture samples (docs/algorithm.md §3), drawn on
 //! the host from the search's own seeded generator rather than the backend's.
 //! Its whole state is one `u64`, so a checkpoint stores it and a resumed
 //! search draws exactly the noise the uninterrupted one would have; and a seed

@@ -1,4 +1,4 @@
-//! The two optimisers of the bi-level search (ALGORITHM.md §5) set up as
+//! The two optimisers of the bi-level search (docs/algorithm.md §5) set up as
 //! PyTorch sets them up in the reference, plus what burn does differently by
 //! default: PyTorch's epsilon (1e-8, burn's default is 1e-5), clipping by the
 //! global norm over all parameters (`torch.nn.utils.clip_grad_norm_`; burn's

@@ -1,4 +1,4 @@
-//! How a search ended, in words a user reads (ALGORITHM.md §6.5): whether the
+//! How a search ended, in words a user reads (docs/algorithm.md §6.5): whether the
 //! budget-guided selection ran to its end (T reached 0), and, when the result
 //! uses less than 90% of its budget, why.
 

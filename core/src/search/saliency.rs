@@ -1,4 +1,4 @@
-//! θ ⊙ ∇θ of a module's parameters (ALGORITHM.md §6.1): what the sensitivity
+//! θ ⊙ ∇θ of a module's parameters (docs/algorithm.md §6.1): what the sensitivity
 //! reads of every slot, one flattened tensor per parameter tensor so that the
 //! cosine can be taken tensor by tensor, as the reference code takes it.
 

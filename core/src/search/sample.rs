@@ -1,5 +1,5 @@
 //! Architecture samples: what one forward pass of the supernet is gated by
-//! (ALGORITHM.md §3–4).
+//! (docs/algorithm.md §3–4).
 //!
 //! A sample holds, per slot, the weight of the slot's output (`gates`: the "on"
 //! entry of its binary sample, 0 once pruned) and, per rank-searchable slot, a

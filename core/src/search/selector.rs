@@ -1,4 +1,4 @@
-//! Budget-guided early selection as one state machine (ALGORITHM.md §6): what
+//! Budget-guided early selection as one state machine (docs/algorithm.md §6): what
 //! happens after every weight step — sensitivity update, dimension window,
 //! trigger, and on a trigger the module and dimension selection — in the
 //! reference's order. Host-side only: it reads snapshots and statistics that

@@ -1,4 +1,4 @@
-//! Module sensitivity (ALGORITHM.md §6.1): how much a module matters to the
+//! Module sensitivity (docs/algorithm.md §6.1): how much a module matters to the
 //! training and the validation (architecture) loss, from the first-order
 //! Taylor scores |θ ⊙ ∇θ L| summed over its parameters and divided by its size,
 //! smoothed by exponential moving averages (β1 = β2 = 0.85):

@@ -1,5 +1,5 @@
 //! The search's view of a search space: for every module slot, whether its rank
-//! is searched and how many parameters it costs (ALGORITHM.md §2, "parameter
+//! is searched and how many parameters it costs (docs/algorithm.md §2, "parameter
 //! counts"). Nothing else of a slot (kind, site, shapes) matters to the search,
 //! so any catalogue — S1, S2, a user's space — reduces to this list.
 //!
@@ -197,7 +197,7 @@ impl SearchSlots {
     }
 
     /// The same slots with rank 0 (zero parameters) prepended to the candidates:
-    /// the single entangled space of the `no_iter` ablation (ALGORITHM.md §4),
+    /// the single entangled space of the `no_iter` ablation (docs/algorithm.md §4),
     /// where "off" is just the smallest rank.
     pub fn with_zero_rank(&self) -> Result<Self> {
         if self.ranks[0] == 0 {

@@ -1,4 +1,4 @@
-//! Which space an architecture step searches (ALGORITHM.md §4). BIPEFT flips
+//! Which space an architecture step searches (docs/algorithm.md §4). BIPEFT flips
 //! between the binary stage (on/off, ranks fixed to argmax β) and the dimension
 //! stage (ranks, on/off fixed) after every architecture forward; the ablations
 //! fix the order by epoch or drop the split altogether.

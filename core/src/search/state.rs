@@ -1,4 +1,4 @@
-//! What budget-guided selection has decided so far (ALGORITHM.md §6): which
+//! What budget-guided selection has decided so far (docs/algorithm.md §6): which
 //! slots are pruned, which ranks are fixed, and how many selection steps (T)
 //! remain. Samples, expected sizes and the discrete result all read it.
 

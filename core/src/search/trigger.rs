@@ -1,4 +1,4 @@
-//! The selection trigger (ALGORITHM.md §6.2): once selection has begun, after
+//! The selection trigger (docs/algorithm.md §6.2): once selection has begun, after
 //! every weight step the budget is filled greedily with the most sensitive live
 //! modules; when that choice has stopped changing — its mean cosine similarity
 //! with the previous few choices reaches a threshold — a selection step fires.

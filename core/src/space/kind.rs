@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backbone::Point;
 
-/// A kind of PEFT module (ALGORITHM.md §2).
+/// A kind of PEFT module (docs/algorithm.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
     /// LoRA, parallel to a frozen linear; rank-searchable.

@@ -1,4 +1,4 @@
-//! Search spaces as data (ALGORITHM.md §2).
+//! Search spaces as data (docs/algorithm.md §2).
 //!
 //! A [`SpaceDef`] says which kinds of PEFT module may go where, with which
 //! candidate ranks: the presets [`s1`](presets::s1), [`s2`](presets::s2) and

@@ -1,6 +1,6 @@
 //! The built-in spaces: `s1` (S3Delta: LoRA, low-rank adapter, BitFit, LNFit),
 //! `s2` (AutoPEFT: serial and parallel adapters, prefix) and `lora`
-//! (ALGORITHM.md §2). They name hook points, not module paths, so each applies
+//! (docs/algorithm.md §2). They name hook points, not module paths, so each applies
 //! to T5 and to BERT-family encoders alike: points a family lacks (T5 has no
 //! embedding LayerNorm, BERT no final or cross-attention norm) simply match nothing.
 

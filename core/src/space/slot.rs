@@ -1,5 +1,5 @@
 //! One slot of a search space, and the parameter count of a module of each
-//! kind (ALGORITHM.md §2: what the budget counts).
+//! kind (docs/algorithm.md §2: what the budget counts).
 
 use serde::{Deserialize, Serialize};
 

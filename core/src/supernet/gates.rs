@@ -1,6 +1,6 @@
 //! The architecture sample one supernet forward pass is weighted by.
 //!
-//! The search (ALGORITHM.md §3–4) builds these tensors from its logits, soft
+//! The search (docs/algorithm.md §3–4) builds these tensors from its logits, soft
 //! or straight-through hard, so gradients flow back to the logits; pruning
 //! masks and fixed ranks (§6) are applied on top as constants.
 

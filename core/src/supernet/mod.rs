@@ -1,4 +1,4 @@
-//! The supernet of a search space (ALGORITHM.md §2–3): every slot's PEFT
+//! The supernet of a search space (docs/algorithm.md §2–3): every slot's PEFT
 //! module at its largest rank, added to the frozen backbone through its hooks
 //! and weighted on each forward pass by [`Gates`] — an "on" weight per slot and
 //! a weight per candidate rank — that the search samples from its

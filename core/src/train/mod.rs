@@ -1,4 +1,4 @@
-//! Retraining and evaluating a searched configuration (ALGORITHM.md §7):
+//! Retraining and evaluating a searched configuration (docs/algorithm.md §7):
 //! exactly the configured modules, freshly initialised over the frozen
 //! backbone, trained with AdamW and linear decay, the best validation
 //! weights kept and scored on the test split; with checkpoints to resume a

@@ -1,4 +1,4 @@
-//! The model that retraining trains (ALGORITHM.md §7): the frozen backbone,
+//! The model that retraining trains (docs/algorithm.md §7): the frozen backbone,
 //! exactly the modules of a discrete configuration, freshly initialised, and
 //! for encoders a classification / regression head. Only [`Trainable`] is
 //! seen by the optimiser and saved in checkpoints.

@@ -1,4 +1,4 @@
-//! Retraining a discrete configuration (ALGORITHM.md §7): fresh modules over
+//! Retraining a discrete configuration (docs/algorithm.md §7): fresh modules over
 //! the frozen backbone, AdamW on the full training split with linear decay
 //! and the search's global-norm clipping, a validation pass at every epoch's
 //! end keeping the best weights, then the test score of those weights.

@@ -1,4 +1,4 @@
-//! What a retraining run is told (ALGORITHM.md §7): AdamW at 3e-4 with linear
+//! What a retraining run is told (docs/algorithm.md §7): AdamW at 3e-4 with linear
 //! decay and no warm-up, batch 32, the search's weight decay and clipping,
 //! and how often its state is saved.
 

@@ -1,5 +1,5 @@
 //! A task ready for retraining: read from the user's folder, split by the
-//! S3Delta protocol (ALGORITHM.md §7) and tokenised for the model.
+//! S3Delta protocol (docs/algorithm.md §7) and tokenised for the model.
 
 use std::path::Path;
 
