@@ -98,6 +98,31 @@ fn search_options_out_of_range_are_named() {
     }
     // Nothing was written, not even the output folder.
     assert!(!dir.exists());
+
+    // An output that is a file is refused before any work, by search and retrain.
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "mine").unwrap();
+    let line = error_line(&search_args(&model, &data, &file, &[]));
+    assert!(line.contains("is a file, not a folder"), "{line}");
+    let config = lora_config(&dir.join("run"));
+    let line = error_line(&[
+        "retrain",
+        "--config",
+        s(&config),
+        "--model",
+        s(&model),
+        "--task",
+        "sst2",
+        "--data",
+        s(&data),
+        "--out",
+        s(&file),
+        "--quiet",
+    ]);
+    assert!(line.contains("is a file, not a folder"), "{line}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
 
@@ -292,6 +317,86 @@ trigger_threshold = 5.0
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// The children of process `pid` (from /proc).
+#[cfg(target_os = "linux")]
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                // Fields after the name (which is in parentheses): state, ppid, …
+                .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.to_string()))
+                .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_experiment_leaves_no_search_running() {
+    use std::time::{Duration, Instant};
+    let dir = temp("hostile-orphan");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = tiny_sst2("hostile-orphan", 64, 20);
+    let plan = dir.join("plan.toml");
+    // A search long enough to be caught running.
+    std::fs::write(
+        &plan,
+        format!(
+            r#"budgets = [2000]
+methods = ["no_early_selection"]
+seeds = [1]
+[[models]]
+name = "tiny"
+path = "{}"
+[[tasks]]
+name = "sst2"
+data = "{}"
+max_length = 16
+search_epochs = 5000
+[search]
+space = "lora"
+batch_size = 8
+"#,
+            tiny_bert().display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let mut experiment = std::process::Command::new(env!("CARGO_BIN_EXE_bipeft"))
+        .args(["experiment", "--plan", s(&plan), "--out", s(&dir.join("out")), "--quiet"])
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let search = loop {
+        if let Some(&child) = children(experiment.id()).first() {
+            break child;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no search child started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    experiment.kill().unwrap();
+    experiment.wait().unwrap();
+    let killed = Instant::now();
+    while std::path::Path::new(&format!("/proc/{search}")).exists()
+        && std::fs::read_to_string(format!("/proc/{search}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    {
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "the search {search} outlived its experiment"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }

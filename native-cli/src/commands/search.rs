@@ -346,6 +346,9 @@ pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
 }
 
 fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {}: is a file, not a folder", out.display());
+    }
     if out.join("peft_config.json").exists() && !force {
         bail!(
             "{} already holds a finished run (peft_config.json); choose another --out or pass --force",

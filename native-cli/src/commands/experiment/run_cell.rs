@@ -116,8 +116,10 @@ fn backend_name(backend: &BackendArgs) -> String {
 pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<Searched> {
     let exe = std::env::current_exe().context("cannot find the bipeft binary to run the search")?;
     let started = Instant::now();
-    let output = Command::new(&exe)
-        .args(search_args(cell, out, backend))
+    let mut command = Command::new(&exe);
+    command.args(search_args(cell, out, backend));
+    dies_with_parent(&mut command);
+    let output = command
         .output()
         .with_context(|| format!("cannot run {}", exe.display()))?;
     let seconds = started.elapsed().as_secs_f64();
@@ -139,6 +141,26 @@ pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<
         notes,
     })
 }
+
+/// A search child outlives a killed experiment otherwise (SIGKILL reaches
+/// only the parent): on Linux the kernel kills it when its parent dies.
+#[cfg(target_os = "linux")]
+fn dies_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // prctl, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn dies_with_parent(_command: &mut Command) {}
 
 /// What a failed search said: its `error:` line, or where it panicked and
 /// why (a panic's last line is only the backtrace hint), else its last line.
