@@ -400,6 +400,10 @@ fn bad_user_spaces_are_clear_errors() {
     let e = err(r#"{"name": "x", "ranks": [4, 1], "rules": [{"kind": "lora"}]}"#);
     assert!(e.contains("strictly increasing"), "{e}");
 
+    let e = err(r#"{"name": "x", "ranks": [1, 100000000], "rules": [{"kind": "lora"}]}"#);
+    assert!(e.contains("rank 100000000 of lora at"), "{e}");
+    assert!(e.contains("exceeds the layer's width 1024"), "{e}");
+
     let e = err(
         r#"{"name": "x", "ranks": [1, 4], "rules": [{"kind": "lora"}, {"kind": "adapter", "ranks": [1, 2, 4]}]}"#,
     );

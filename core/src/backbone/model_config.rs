@@ -18,6 +18,26 @@ pub enum BackboneConfig {
     Bert(BertConfig),
 }
 
+/// The largest value bipeft accepts for each size field of a `config.json`:
+/// far above any released model (T5-XXL: d_ff 65,536, 24 layers; vocabularies
+/// of 250k), and low enough that parameter counts stay far below 2^64.
+pub const SIZE_LIMITS: &[(&str, usize)] = &[
+    ("vocab_size", 1 << 22),
+    ("hidden_size", 1 << 16),
+    ("d_model", 1 << 16),
+    ("d_kv", 1 << 16),
+    ("intermediate_size", 1 << 20),
+    ("d_ff", 1 << 20),
+    ("num_hidden_layers", 1 << 10),
+    ("num_layers", 1 << 10),
+    ("num_decoder_layers", 1 << 10),
+    ("num_attention_heads", 1 << 12),
+    ("num_heads", 1 << 12),
+    ("max_position_embeddings", 1 << 20),
+    ("type_vocab_size", 1 << 10),
+    ("relative_attention_num_buckets", 1 << 12),
+];
+
 impl BackboneConfig {
     /// Parses `config.json`, choosing the family by `model_type`.
     pub fn from_json(text: &str) -> Result<Self> {
@@ -25,18 +45,64 @@ impl BackboneConfig {
             file: "config.json".into(),
             message: format!("not valid JSON: {e}"),
         })?;
-        match value.get("model_type").and_then(|v| v.as_str()) {
-            Some("t5") => Ok(BackboneConfig::T5(T5Config::from_value(&value)?)),
-            Some("bert" | "roberta" | "xlm-roberta") => Ok(BackboneConfig::Bert(BertConfig::from_json(text)?)),
-            Some(other) => Err(Error::UnknownModelType {
-                found: other.to_string(),
-                supported: SUPPORTED_MODEL_TYPES.into(),
-            }),
-            None => Err(Error::MalformedConfig {
-                file: "config.json".into(),
-                message: "field `model_type` is missing or not a string".into(),
-            }),
+        let config = match value.get("model_type").and_then(|v| v.as_str()) {
+            Some("t5") => BackboneConfig::T5(T5Config::from_value(&value)?),
+            Some("bert" | "roberta" | "xlm-roberta") => BackboneConfig::Bert(BertConfig::from_json(text)?),
+            Some(other) => {
+                return Err(Error::UnknownModelType {
+                    found: other.to_string(),
+                    supported: SUPPORTED_MODEL_TYPES.into(),
+                })
+            }
+            None => {
+                return Err(Error::MalformedConfig {
+                    file: "config.json".into(),
+                    message: "field `model_type` is missing or not a string".into(),
+                })
+            }
+        };
+        config.check_sizes()?;
+        Ok(config)
+    }
+
+    /// Every size within [`SIZE_LIMITS`] and the widths above 0, before
+    /// anything is allocated or counted (the limits keep every parameter
+    /// count far from overflowing).
+    fn check_sizes(&self) -> Result<()> {
+        let sizes: Vec<(&str, usize, usize)> = match self {
+            BackboneConfig::Bert(c) => vec![
+                ("vocab_size", c.vocab_size, 1),
+                ("hidden_size", c.hidden_size, 1),
+                ("num_hidden_layers", c.num_hidden_layers, 1),
+                ("num_attention_heads", c.num_attention_heads, 1),
+                ("intermediate_size", c.intermediate_size, 1),
+                ("max_position_embeddings", c.max_position_embeddings, 1),
+                ("type_vocab_size", c.type_vocab_size, 0),
+            ],
+            BackboneConfig::T5(c) => vec![
+                ("vocab_size", c.vocab_size, 1),
+                ("d_model", c.d_model, 1),
+                ("d_kv", c.d_kv, 1),
+                ("d_ff", c.d_ff, 1),
+                ("num_layers", c.num_layers, 1),
+                ("num_decoder_layers", c.num_decoder_layers, 1),
+                ("num_heads", c.num_heads, 1),
+                ("relative_attention_num_buckets", c.relative_attention_num_buckets, 1),
+            ],
+        };
+        for (field, value, min) in sizes {
+            let max = SIZE_LIMITS
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map_or(usize::MAX, |(_, m)| *m);
+            if value < min || value > max {
+                return Err(Error::MalformedConfig {
+                    file: "config.json".into(),
+                    message: format!("`{field}` is {value}; it must lie in {min}..={max}"),
+                });
+            }
         }
+        Ok(())
     }
 
     /// The `model_type` as Hugging Face writes it.
@@ -117,5 +183,28 @@ mod tests {
         assert!(err.starts_with("malformed config.json: not valid JSON"), "{err}");
         let err = BackboneConfig::from_json("{}").unwrap_err().to_string();
         assert_eq!(err, "malformed config.json: field `model_type` is missing or not a string");
+    }
+
+    #[test]
+    fn sizes_out_of_bounds_are_named_before_anything_is_counted() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/web/tiny-bert/config.json");
+        let text = std::fs::read_to_string(dir).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        BackboneConfig::from_json(&text).unwrap();
+        let with = |field: &str, n: u64| {
+            let mut v = value.clone();
+            v[field] = n.into();
+            BackboneConfig::from_json(&v.to_string()).unwrap_err().to_string()
+        };
+        let err = with("num_hidden_layers", 1_000_000_000);
+        assert_eq!(
+            err,
+            "malformed config.json: `num_hidden_layers` is 1000000000; it must lie in 1..=1024"
+        );
+        assert!(with("hidden_size", 1 << 62).contains("`hidden_size` is 4611686018427387904"));
+        let err = with("vocab_size", 0);
+        assert!(err.contains("vocab_size"), "{err}");
+        value["model_type"] = "bert".into();
+        assert!(BackboneConfig::from_json(&value.to_string()).is_ok());
     }
 }

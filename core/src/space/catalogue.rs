@@ -161,6 +161,13 @@ impl Catalogue {
                 let Some((_, ranks)) = claims.get(&(s, kind)) else {
                     continue;
                 };
+                let width = info.d_in.max(info.d_out);
+                if let Some(&rank) = ranks.iter().find(|&&r| kind.is_rank_searchable() && r > width) {
+                    return Err(Error::InvalidInput(format!(
+                        "space `{}`: rank {rank} of {kind} at {name} exceeds the layer's width {width}",
+                        space.name
+                    )));
+                }
                 let params = if kind.is_rank_searchable() {
                     ranks
                         .iter()
