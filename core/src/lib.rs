@@ -10,6 +10,7 @@ pub mod kernels;
 pub mod export;
 pub mod loader;
 pub mod metrics;
+pub mod output_dir;
 pub mod peft;
 pub mod peft_config;
 pub mod search;

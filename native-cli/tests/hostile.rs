@@ -400,3 +400,43 @@ batch_size = 8
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+#[test]
+fn a_folder_of_something_else_is_never_written_into() {
+    let dir = temp("hostile-theirs");
+    let data = tiny_sst2("hostile-theirs", 64, 20);
+    let model = tiny_bert();
+    // A finished search's folder: retrain --out it, even with --force, is refused.
+    let searched = dir.join("searched");
+    ok(&search_args(&model, &data, &searched, &[]));
+    let before = std::fs::read(searched.join("peft_config.json")).unwrap();
+    let line = error_line(&[
+        "retrain",
+        "--config",
+        s(&searched),
+        "--model",
+        s(&model),
+        "--task",
+        "sst2",
+        "--data",
+        s(&data),
+        "--out",
+        s(&searched),
+        "--force",
+        "--quiet",
+    ]);
+    assert!(line.contains("holds files that are not a retrain run"), "{line}");
+    assert_eq!(std::fs::read(searched.join("peft_config.json")).unwrap(), before);
+
+    // The user's own folder: a search into it is refused, with or without --force.
+    let theirs = dir.join("theirs");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("README.md"), "my notes").unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let line = error_line(&search_args(&model, &data, &theirs, extra));
+        assert!(line.contains("holds files that are not a search run (README.md)"), "{line}");
+    }
+    assert_eq!(std::fs::read_to_string(theirs.join("README.md")).unwrap(), "my notes");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}

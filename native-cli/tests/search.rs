@@ -85,6 +85,7 @@ fn finished_run_is_not_overwritten_without_force() {
     let out = out_dir("finished");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("peft_config.json"), "{}").unwrap();
+    std::fs::write(out.join("search_trace.json"), "{}").unwrap();
     let (ok, stderr) = search(&out, "1000", &sst2(), &[]);
     assert!(!ok);
     assert!(one_error_line(&stderr).contains("--force"), "{stderr}");

@@ -395,12 +395,11 @@ impl<B: AutodiffBackend, O: Optimizer<Trainable<B>, B>> OptimRecord<B> for O {
 /// checkpoint to resume from.
 fn check_out_dir(spec: &RetrainSpec) -> Result<Option<Checkpoint>> {
     let out = &spec.out;
-    if out.exists() && !out.is_dir() {
-        return Err(Error::InvalidInput(format!(
-            "the output {} is a file, not a folder",
-            out.display()
-        )));
-    }
+    crate::output_dir::check_output_dir(
+        out,
+        "retrain",
+        &[MANIFEST_FILE, METRICS_FILE, CHECKPOINT_FILE],
+    )?;
     let finished = out.join(METRICS_FILE).exists();
     let checkpoint = out.join(CHECKPOINT_FILE);
     if spec.resume {

@@ -346,9 +346,7 @@ pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
 }
 
 fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!("--out {}: is a file, not a folder", out.display());
-    }
+    bipeft_core::output_dir::check_output_dir(out, "search", &["search_trace.json", CHECKPOINT])?;
     if out.join("peft_config.json").exists() && !force {
         bail!(
             "{} already holds a finished run (peft_config.json); choose another --out or pass --force",
