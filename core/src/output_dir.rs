@@ -37,7 +37,7 @@ pub fn check_output_dir(out: &Path, command: &str, marks: &[&str]) -> Result<()>
     let shown = others.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
     let more = others.len().saturating_sub(3);
     Err(Error::InvalidInput(format!(
-        "{} holds files that are not a {command} run ({shown}{}); give an empty or new folder",
+        "{} holds files that `bipeft {command}` did not write ({shown}{}); give an empty or new folder",
         out.display(),
         if more > 0 { format!(" and {more} more") } else { String::new() }
     )))
@@ -61,7 +61,7 @@ mod tests {
         }
         let e = check_output_dir(&theirs, "retrain", &["trained.json"]).unwrap_err().to_string();
         assert!(
-            e.ends_with("holds files that are not a retrain run (README.md, a.txt, b.txt and 1 more); give an empty or new folder"),
+            e.ends_with("holds files that `bipeft retrain` did not write (README.md, a.txt, b.txt and 1 more); give an empty or new folder"),
             "{e}"
         );
         std::fs::write(theirs.join("trained.json"), "{}").unwrap();

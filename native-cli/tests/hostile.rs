@@ -425,7 +425,7 @@ fn a_folder_of_something_else_is_never_written_into() {
         "--force",
         "--quiet",
     ]);
-    assert!(line.contains("holds files that are not a retrain run"), "{line}");
+    assert!(line.contains("holds files that `bipeft retrain` did not write"), "{line}");
     assert_eq!(std::fs::read(searched.join("peft_config.json")).unwrap(), before);
 
     // The user's own folder: a search into it is refused, with or without --force.
@@ -434,9 +434,87 @@ fn a_folder_of_something_else_is_never_written_into() {
     std::fs::write(theirs.join("README.md"), "my notes").unwrap();
     for extra in [&[][..], &["--force"][..]] {
         let line = error_line(&search_args(&model, &data, &theirs, extra));
-        assert!(line.contains("holds files that are not a search run (README.md)"), "{line}");
+        assert!(line.contains("holds files that `bipeft search` did not write (README.md)"), "{line}");
+    }
+    // Nor is an export written into it (an export writes a README.md of its own).
+    let trained = dir.join("trained");
+    ok(&[
+        "retrain",
+        "--config",
+        s(&searched),
+        "--model",
+        s(&model),
+        "--task",
+        "sst2",
+        "--data",
+        s(&data),
+        "--out",
+        s(&trained),
+        "--epochs",
+        "1",
+        "--quiet",
+    ]);
+    for format in ["peft", "bipeft"] {
+        let line = error_line(&[
+            "export",
+            "--trained",
+            s(&trained),
+            "--format",
+            format,
+            "--out",
+            s(&theirs),
+            "--force",
+        ]);
+        assert!(line.contains("holds files that `bipeft export` did not write (README.md)"), "{line}");
     }
     assert_eq!(std::fs::read_to_string(theirs.join("README.md")).unwrap(), "my notes");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn a_result_trained_over_a_relative_model_path_is_found_from_anywhere() {
+    let dir = temp("hostile-relative");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = tiny_sst2("hostile-relative", 64, 20);
+    let config = lora_config(&dir.join("run"));
+    let trained = dir.join("trained");
+    let run_in = |cwd: &Path, args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_bipeft"))
+            .current_dir(cwd)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    // The model given relative to the repository root.
+    run_in(
+        &root(),
+        &[
+            "retrain",
+            "--config",
+            s(&config),
+            "--model",
+            "tests/fixtures/web/tiny-bert",
+            "--task",
+            "sst2",
+            "--data",
+            s(&data),
+            "--out",
+            s(&trained),
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    );
+    let manifest = read_json(&trained.join("trained.json"));
+    assert!(Path::new(manifest["model_dir"].as_str().unwrap()).is_absolute(), "{manifest}");
+    // eval from another folder, without --model.
+    run_in(&dir, &["eval", "--trained", s(&trained), "--data", s(&data)]);
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }

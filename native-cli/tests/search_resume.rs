@@ -1,7 +1,7 @@
 //! `bipeft search` checkpoints: a run killed with SIGKILL after its first
 //! checkpoint and continued with `--resume RUN_DIR` ends with the very
-//! configuration of an uninterrupted run; finished and unfinished run
-//! directories are protected. Tiny T5 on a 100-line copy of SST-2: seconds.
+//! configuration of an uninterrupted run (and is refused when its data
+//! changed); finished and unfinished run directories are protected. Tiny T5 on a 100-line copy of SST-2: seconds.
 
 mod common;
 
@@ -129,6 +129,17 @@ fn a_killed_search_resumes_to_the_uninterrupted_result() {
         .arg("--resume")
         .arg(&killed)
         .arg("--quiet");
+
+    // The data changed under the run: resuming it is refused.
+    let train = data.join("train.tsv");
+    let original = std::fs::read_to_string(&train).unwrap();
+    std::fs::write(&train, format!("{original}a newly added sentence\t1\n")).unwrap();
+    let output = resume.output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("changed since this search started"), "{stderr}");
+    std::fs::write(&train, original).unwrap();
+
     run_ok(&mut resume);
     let config = json(&killed.join("peft_config.json"));
     assert_eq!(config, expected, "same configuration as without the kill");

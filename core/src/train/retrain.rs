@@ -209,6 +209,11 @@ pub fn retrain<B: AutodiffBackend>(
         .head
         .as_ref()
         .map_or(0, |h| h.num_params() as u64);
+    // Absolute, so that `eval` and `export` find the model from any folder.
+    let model_dir = std::fs::canonicalize(&spec.model_dir)
+        .unwrap_or_else(|_| spec.model_dir.clone())
+        .display()
+        .to_string();
     let manifest = |state: &ResumeState| {
         let best = state.best.map(|i| &state.history[i]);
         TrainedManifest {
@@ -216,7 +221,7 @@ pub fn retrain<B: AutodiffBackend>(
             version: 1,
             task: info.name.clone(),
             model_type: backbone.config.model_type().into(),
-            model_dir: spec.model_dir.display().to_string(),
+            model_dir: model_dir.clone(),
             key_prefix: backbone.prefix.clone(),
             head_outputs: head_outputs(&backbone, &info.labels),
             settings: settings.clone(),

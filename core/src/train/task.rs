@@ -117,6 +117,28 @@ impl PreparedTask {
         })
     }
 
+    /// SHA-256 (hex) of what training sees: the training split's examples
+    /// and their tokens and targets. A run resumed on data that changed under
+    /// it would continue at a step of another plan; this tells it apart.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(self.data.info.name.as_bytes());
+        for r in &self.splits.train {
+            hash.update(format!("{:?}:{}", r.part, r.index).as_bytes());
+            let Some(part) = self.tokenized.part(r.part) else {
+                continue;
+            };
+            for item in &part.items[part.items_of(r.index)] {
+                for id in item.input_ids.iter().chain(&item.type_ids) {
+                    hash.update(id.to_le_bytes());
+                }
+                hash.update(format!("{:?}", item.target).as_bytes());
+            }
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// [`Self::load`] with the tokenizer and config of `backbone`.
     pub fn for_backbone(
         source: &TaskSource,

@@ -42,7 +42,7 @@ pub struct TrainedManifest {
     pub task: String,
     /// The backbone's `model_type`.
     pub model_type: String,
-    /// The model directory it was trained over, as given (an export's
+    /// The model directory it was trained over, made absolute (an export's
     /// `base_model_name_or_path` unless told otherwise).
     pub model_dir: String,
     /// Checkpoint key prefix of the backbone it was trained on ("" or `bert.`).

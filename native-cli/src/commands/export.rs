@@ -46,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Format::Peft => "adapter_config.json",
         Format::Bipeft => "trained.json",
     };
+    bipeft_core::output_dir::check_output_dir(&args.out, "export", &[marker])?;
     if args.out.join(marker).exists() && !args.force {
         bail!(
             "{} already holds an export ({marker}); choose another --out or pass --force",

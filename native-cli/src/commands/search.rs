@@ -244,6 +244,10 @@ struct Driver {
     events_seen: usize,
     /// Search time before this process.
     seconds: f64,
+    /// [`PreparedTask::fingerprint`] of the data the run started on (absent
+    /// in checkpoints written before it was kept).
+    #[serde(default)]
+    data_fingerprint: Option<String>,
 }
 
 /// The options as `clap` reads a stored command line.
@@ -428,12 +432,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     let tokenizer = files.require_tokenizer()?;
     let data = load_task(&source, &job.data)
         .with_context(|| format!("reading task {task_name} from {}", job.data.display()))?;
-    let PreparedTask {
-        data,
-        splits,
-        tokenized,
-        ..
-    } = PreparedTask::from_data(
+    let prepared = PreparedTask::from_data(
         data,
         &SplitOptions {
             seed: args.seed,
@@ -446,6 +445,26 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         None,
     )
     .with_context(|| format!("task {task_name}"))?;
+    let data_fingerprint = prepared.fingerprint();
+    if let Some((_, driver)) = &resume {
+        if driver
+            .data_fingerprint
+            .as_ref()
+            .is_some_and(|f| *f != data_fingerprint)
+        {
+            bail!(
+                "the training data in {} changed since this search started: resuming would continue \
+                 another search; start it over with --force",
+                job.data.display()
+            );
+        }
+    }
+    let PreparedTask {
+        data,
+        splits,
+        tokenized,
+        ..
+    } = prepared;
     let steps_per_epoch = SearchEpochPlan::new(&tokenized, &splits, args.batch_size, args.seed, 0)
         .with_context(|| format!("task {task_name}"))?
         .weights
@@ -535,6 +554,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
                 steps: Vec::new(),
                 events_seen: 0,
                 seconds: 0.0,
+                data_fingerprint: Some(data_fingerprint),
             },
         ),
     };
