@@ -518,3 +518,34 @@ fn a_result_trained_over_a_relative_model_path_is_found_from_anywhere() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+#[test]
+fn mistaken_files_and_lists_are_understood_or_named() {
+    let dir = temp("hostile-mistakes");
+    let data = tiny_sst2("hostile-mistakes", 64, 20);
+    // `inspect` given the search's trace instead of its folder or configuration.
+    let searched = dir.join("searched");
+    ok(&search_args(&tiny_bert(), &data, &searched, &[]));
+    let from_trace = ok(&["inspect", s(&searched.join("search_trace.json"))]);
+    assert_eq!(from_trace, ok(&["inspect", s(&searched)]));
+
+    // A label listed twice would make a phantom class.
+    let csv = dir.join("reviews.csv");
+    std::fs::write(&csv, "text,label\nfine,0\nbad,1\ngood,0\nawful,1\n").unwrap();
+    let line = error_line(&[
+        "data",
+        "--task",
+        "reviews",
+        "--data",
+        s(&csv),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--labels",
+        "0,0,1",
+    ]);
+    assert!(line.contains("label `0` is listed twice"), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}

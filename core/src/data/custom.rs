@@ -67,6 +67,13 @@ impl CustomTask {
                     "a classification task needs at least two labels".into(),
                 ));
             }
+            for (i, label) in labels.iter().enumerate() {
+                if labels[..i].contains(label) {
+                    return Err(DataError::InvalidOption(format!(
+                        "label `{label}` is listed twice in the labels {labels:?}"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -22,11 +22,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // A search's trace stands for its run folder (the configuration beside it).
+    let is_trace = args.path.is_file()
+        && std::fs::read_to_string(&args.path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["format"] == "bipeft-search-trace");
     let (file, dir) = if args.path.is_dir() {
         (
             args.path.join("peft_config.json"),
             Some(args.path.as_path()),
         )
+    } else if is_trace {
+        let dir = args.path.parent().unwrap_or(Path::new("."));
+        (dir.join("peft_config.json"), Some(dir))
     } else {
         (args.path.clone(), None)
     };
