@@ -549,3 +549,36 @@ fn mistaken_files_and_lists_are_understood_or_named() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+#[test]
+fn weights_of_another_configuration_are_named_in_one_line() {
+    let dir = temp("hostile-weights");
+    let data = tiny_sst2("hostile-weights", 64, 20);
+    let train = |config: &Path, out: &Path| {
+        retrain(config, &data, out, &["--epochs", "1", "--batch-size", "16"]);
+    };
+    // The same modules at rank 8 instead of 4 on query and value.
+    let wider = config_with(&tiny_bert(), "lora", &dir.join("wider"), |name, _| {
+        if name.ends_with("query") || name.ends_with("value") {
+            Some(Some(8))
+        } else if name.ends_with("intermediate.dense") {
+            Some(Some(1))
+        } else {
+            None
+        }
+    });
+    train(&lora_config(&dir.join("run")), &dir.join("a"));
+    train(&wider, &dir.join("b"));
+    std::fs::copy(
+        dir.join("b/weights.safetensors"),
+        dir.join("a/weights.safetensors"),
+    )
+    .unwrap();
+    let line = error_line(&["eval", "--trained", s(&dir.join("a")), "--data", s(&data)]);
+    assert!(line.contains("has shape [8, 32], expected [4, 32]")
+        || line.contains("has shape [32, 8], expected [32, 4]"), "{line}");
+    assert!(line.contains("the weights are not of this configuration"), "{line}");
+    assert!(!line.contains("Shape {"), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
-use burn_store::{ModuleSnapshot, SafetensorsStore};
+use burn_store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
 use crate::data::LabelSpace;
@@ -82,12 +82,28 @@ pub fn load_trainable<B: Backend>(
         file: file.to_string(),
         message,
     };
-    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    // The checks below name the first problem in one line; the store's own
+    // would print every tensor it found wanting.
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .validate(false)
+        .allow_partial(true);
     let result = trainable
         .load_from(&mut store)
         .map_err(|e| bad(e.to_string()))?;
     if let Some(e) = result.errors.first() {
-        return Err(bad(format!("{e:?}")));
+        let message = match e {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => format!(
+                "tensor `{path}` has shape {:?}, expected {:?}: the weights are not of this configuration",
+                found.as_slice(),
+                expected.as_slice()
+            ),
+            other => other.to_string(),
+        };
+        return Err(bad(message));
     }
     if let Some((path, _)) = result.missing.first() {
         return Err(bad(format!(
