@@ -233,3 +233,57 @@ fn a_bad_plan_is_one_clear_error() {
     assert!(stderr.contains("holds no config.json"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shards_of_a_plan_add_up_to_the_single_run() {
+    let dir = temp_dir("shards");
+    let plan = write_plan(&dir, 1);
+    let scores = |out: &Path| -> Vec<(String, f64, u64)> {
+        cell_files(out)
+            .iter()
+            .map(|f| {
+                let c: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["score"].as_f64().unwrap(),
+                    c["trainable_params"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let single = dir.join("single");
+    let status = experiment(&plan, &single).arg("--quiet").status().unwrap();
+    assert!(status.success());
+
+    let sharded = dir.join("sharded");
+    let mut per_shard = Vec::new();
+    for shard in ["0/3", "1/3", "2/3"] {
+        let status = experiment(&plan, &sharded)
+            .args(["--shard", shard, "--quiet"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "shard {shard}");
+        per_shard.push(cell_files(&sharded).len());
+    }
+    // Each shard added its own cells, none twice; together the whole plan.
+    assert!(per_shard.windows(2).all(|w| w[0] <= w[1]), "{per_shard:?}");
+    assert_eq!(scores(&sharded), scores(&single), "same cells, same scores");
+    assert!(!std::fs::read_dir(sharded.join("cells"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "lock")));
+    // The merged report covers every cell.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sharded.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["cells_done"], report["cells_total"]);
+
+    let output = experiment(&plan, &sharded)
+        .args(["--shard", "3/3"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("0 <= I < N"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,7 @@ pub mod paired;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod shard;
 pub mod summary;
 
 pub use budget::Budget;
@@ -21,4 +22,5 @@ pub use paired::{paired_differences, PairedDifference};
 pub use plan::{ModelEntry, Plan, PlanFormat, RetrainSettings, SearchSettings, TaskEntry};
 pub use record::{CellOutcome, CellRecord, CELL_FORMAT};
 pub use report::{MethodTime, Report, RESULTS_FORMAT};
+pub use shard::{shard_of, Shard};
 pub use summary::{search_time_per_method, summarise, Group, Stat};

@@ -1,8 +1,12 @@
 //! `bipeft experiment --plan FILE --out DIR`: every cell of a plan (search
 //! unless a baseline, retrain, test score), each stored in `DIR/cells/` as it
-//! finishes; a rerun skips finished cells. After every cell the report in
-//! `DIR` is rewritten: `results.json`, `results.md` and the SVG plots.
+//! finishes; a rerun skips finished cells. `--shard I/N` computes only that
+//! shard's cells, and a cell being computed is locked, so several runs (a job
+//! array) can share one `DIR`. After every cell the report in `DIR` is
+//! rewritten from every finished cell there: `results.json`, `results.md` and
+//! the SVG plots.
 
+mod lock;
 mod plots;
 mod retrain;
 mod run_cell;
@@ -12,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use bipeft_core::experiment::{CellRecord, Plan, Report};
+use bipeft_core::experiment::{Cell, CellRecord, Plan, Report, Shard};
 
 use bipeft_core::train::atomic::write_atomic;
 use crate::backend::BackendArgs;
@@ -32,6 +36,10 @@ pub struct Args {
     /// Only rewrite the report from the finished cells; compute nothing.
     #[arg(long)]
     pub report_only: bool,
+    /// Compute only shard I of N of the cells (0 <= I < N; a fixed
+    /// assignment by each cell's key), for a job array sharing one --out.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
     /// No per-cell progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -52,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let done_before = finished.iter().filter(|r| r.is_some()).count();
     let to_run: Vec<usize> = (0..cells.len())
         .filter(|&i| finished[i].is_none())
+        .filter(|&i| args.shard.is_none_or(|s| s.contains(&cells[i])))
         .collect();
     if !args.report_only && !to_run.is_empty() {
         check_inputs(&plan)?;
@@ -62,21 +71,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     say(format!(
-        "{} cells in the plan, {done_before} already finished in {}",
+        "{} cells in the plan, {done_before} already finished in {}{}",
         cells.len(),
-        args.out.display()
+        args.out.display(),
+        args.shard.map_or(String::new(), |s| format!(
+            "; shard {s}: {} to compute",
+            to_run.len()
+        ))
     ));
     if !args.report_only {
         let limit = args.max_cells.unwrap_or(usize::MAX);
         let started = Instant::now();
         let mut computed = 0usize;
-        for &i in to_run.iter().take(limit) {
+        for &i in to_run.iter() {
+            if computed == limit {
+                break;
+            }
             let cell = &cells[i];
-            let done = finished.iter().filter(|r| r.is_some()).count();
+            // Another run sharing --out may have finished or taken it meanwhile.
+            if store.load(cell)?.is_some() {
+                continue;
+            }
+            let Some(claim) = lock::claim(&store.lock_file(cell))? else {
+                say(format!("{}: being computed by another run; skipped", cell.id()));
+                continue;
+            };
+            let done = finished_count(&cells, &store)?;
             say(format!("[{}/{}] {} ...", done + 1, cells.len(), cell.id()));
             let record = run_cell::run(cell, &store, &args.backend)
                 .with_context(|| format!("cell {}", cell.id()))?;
             store.save(cell, &record)?;
+            drop(claim);
             computed += 1;
             say(format!(
                 "[{}/{}] {}: {} {:.2}, {} params, search {:.1} s, retrain {:.1} s; {}",
@@ -91,11 +116,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 eta(started, computed, to_run.len().min(limit) - computed)
             ));
             finished[i] = Some(record);
-            write_report(&plan, &finished, &store, &command)?;
+            write_report(&plan, &cells, &store, &command)?;
         }
     }
-    write_report(&plan, &finished, &store, &command)?;
-    let done = finished.iter().filter(|r| r.is_some()).count();
+    write_report(&plan, &cells, &store, &command)?;
+    let done = finished_count(&cells, &store)?;
     say(format!(
         "{done}/{} cells finished; report in {}",
         cells.len(),
@@ -144,13 +169,22 @@ fn regenerate_command(args: &Args) -> String {
     )
 }
 
-fn write_report(
-    plan: &Plan,
-    finished: &[Option<CellRecord>],
-    store: &Store,
-    command: &str,
-) -> anyhow::Result<()> {
-    let records: Vec<CellRecord> = finished.iter().flatten().cloned().collect();
+/// Cells of the plan finished in the store, by any run.
+fn finished_count(cells: &[Cell], store: &Store) -> anyhow::Result<usize> {
+    let mut done = 0;
+    for cell in cells {
+        done += usize::from(store.load(cell)?.is_some());
+    }
+    Ok(done)
+}
+
+/// The report of every cell finished in the store (by this run or another
+/// sharing it), in plan order.
+fn write_report(plan: &Plan, cells: &[Cell], store: &Store, command: &str) -> anyhow::Result<()> {
+    let mut records: Vec<CellRecord> = Vec::new();
+    for cell in cells {
+        records.extend(store.load(cell)?);
+    }
     let report = Report::new(plan, records, command.to_string());
     let out = store.root();
     bipeft_core::train::atomic::write_json_atomic(&out.join("results.json"), &report)?;

@@ -31,6 +31,13 @@ impl Store {
             .join(format!("{}.json", cell.file_stem()))
     }
 
+    /// The lock of `cell` while a run computes it ([`super::lock`]).
+    pub fn lock_file(&self, cell: &Cell) -> PathBuf {
+        self.root
+            .join("cells")
+            .join(format!("{}.lock", cell.file_stem()))
+    }
+
     /// The cell's scratch folder.
     pub fn work_dir(&self, cell: &Cell) -> PathBuf {
         self.root.join("work").join(cell.file_stem())
