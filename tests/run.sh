@@ -11,6 +11,10 @@ bash tests/fetch-minilm.sh
 cargo test --locked -- --test-threads=1   # default members: core, native-cli, tests (web is checked by its wasm build below)
 cargo build -p bipeft-web --target wasm32-unknown-unknown --locked
 
+# A plan as a Slurm job array on a throwaway single-node cluster (root only:
+# it starts munged, slurmctld and slurmd).
+if [ "$(id -u)" = 0 ]; then bash tests/slurm/run.sh; else echo "skipped tests/slurm/run.sh: it needs root"; fi
+
 # The site in headless Chromium: a debug build of www/ (wasm-bindgen-cli at the
 # Cargo.lock version; Debian's chromium), run with a software WebGPU adapter
 # and without one. Screenshots land in tests/artifacts/.
