@@ -227,12 +227,17 @@ impl Report {
             }
         }
         let stat = Stat::of(&ratios)?;
+        let spread = if ratios.len() > 1 {
+            format!(" ± {:.0}%", 100.0 * stat.std)
+        } else {
+            String::new()
+        };
         Some(format!(
-            "Early selection: BIPEFT's search took {:.0}% ± {:.0}% of the time of the same search \
-             without early selection ({} paired cells; wall-clock, so a busy machine blurs it).",
+            "Early selection: BIPEFT's search took {:.0}%{spread} of the time of the same search \
+             without early selection ({} paired cell{}; wall-clock, so a busy machine blurs it).",
             100.0 * stat.mean,
-            100.0 * stat.std,
-            ratios.len()
+            ratios.len(),
+            if ratios.len() == 1 { "" } else { "s" }
         ))
     }
 
