@@ -6,7 +6,7 @@ use crate::backbone::bert::{self, BertConfig};
 use crate::backbone::t5::{self, T5Config};
 use crate::backbone::Site;
 use crate::error::{Error, Result};
-use crate::space::{BackboneShape, Family};
+use crate::space::shape::{BackboneShape, Family};
 
 /// The `model_type`s bipeft reads.
 pub const SUPPORTED_MODEL_TYPES: &str = "t5, bert, roberta, xlm-roberta";

@@ -3,7 +3,7 @@
 //! label space, its split protocol, its default maximum length and its metrics.
 
 use crate::data::DataError;
-use crate::metrics::Metric;
+use crate::metrics::metric::Metric;
 
 /// A GLUE or SuperGLUE task, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

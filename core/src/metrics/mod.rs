@@ -6,54 +6,18 @@
 
 pub mod classification;
 pub mod correlation;
+pub mod metric;
 pub mod qa;
 
 pub use classification::{accuracy, binary_f1, macro_f1, matthews};
 pub use correlation::{average_ranks, pearson, spearman};
+pub use metric::Metric;
 pub use qa::{multirc_scores, normalize_answer, record_scores, token_f1};
 
 use crate::data::task::LabelSpace;
 use crate::data::text2text::Prediction;
 use crate::data::{Label, TaskInfo};
 use crate::error::{Error, Result};
-
-/// A metric a task is scored with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Accuracy,
-    /// Binary F1 of class 1.
-    F1,
-    /// Unweighted mean of per-class F1 (`zero_division=0`).
-    MacroF1,
-    Matthews,
-    Pearson,
-    Spearman,
-    /// Exact string match of the predicted text.
-    ExactMatch,
-    MultiRcF1,
-    MultiRcExactMatch,
-    RecordF1,
-    RecordExactMatch,
-}
-
-impl Metric {
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Accuracy => "accuracy",
-            Metric::F1 => "f1",
-            Metric::MacroF1 => "macro_f1",
-            Metric::Matthews => "matthews",
-            Metric::Pearson => "pearson",
-            Metric::Spearman => "spearman",
-            Metric::ExactMatch => "exact_match",
-            Metric::MultiRcF1 => "multirc_f1",
-            Metric::MultiRcExactMatch => "multirc_em",
-            Metric::RecordF1 => "record_f1",
-            Metric::RecordExactMatch => "record_em",
-        }
-    }
-}
 
 /// A task's scores, in the order of its metrics (the first picks checkpoints).
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use regex::Regex;
 use serde::Serialize;
 
-use crate::backbone::Site;
+use crate::backbone::hooks::Site;
 use crate::error::{Error, Result};
 use crate::peft::PeftOptions;
 

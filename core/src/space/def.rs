@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backbone::Point;
+use crate::backbone::hooks::Point;
 
 use super::kind::Kind;
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backbone::Point;
+use crate::backbone::hooks::Point;
 
 /// A kind of PEFT module (docs/algorithm.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

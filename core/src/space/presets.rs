@@ -4,7 +4,7 @@
 //! to T5 and to BERT-family encoders alike: points a family lacks (T5 has no
 //! embedding LayerNorm, BERT no final or cross-attention norm) simply match nothing.
 
-use crate::backbone::Point;
+use crate::backbone::hooks::Point;
 use crate::error::{Error, Result};
 
 use super::def::{Rule, SpaceDef};

@@ -53,10 +53,10 @@ impl BackboneShape {
     }
 
     /// Blocks of a stack.
-    pub fn layers(&self, stack: crate::backbone::Stack) -> usize {
+    pub fn layers(&self, stack: crate::backbone::hooks::Stack) -> usize {
         match stack {
-            crate::backbone::Stack::Encoder => self.encoder_layers,
-            crate::backbone::Stack::Decoder => self.decoder_layers,
+            crate::backbone::hooks::Stack::Encoder => self.encoder_layers,
+            crate::backbone::hooks::Stack::Decoder => self.decoder_layers,
         }
     }
 

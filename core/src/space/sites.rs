@@ -1,7 +1,7 @@
 //! Every hook site a backbone of a given shape calls, in forward order, with
 //! the widths a module placed there sees.
 
-use crate::backbone::{Point, Site, Stack};
+use crate::backbone::hooks::{Point, Site, Stack};
 
 use super::shape::{BackboneShape, Family};
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backbone::Site;
+use crate::backbone::hooks::Site;
 use crate::error::Result;
 use crate::peft::PeftOptions;
 
@@ -180,9 +180,9 @@ mod tests {
             name: "x".into(),
             kind: Kind::Lora,
             site: Site::new(
-                crate::backbone::Stack::Encoder,
+                crate::backbone::hooks::Stack::Encoder,
                 0,
-                crate::backbone::Point::Query,
+                crate::backbone::hooks::Point::Query,
             ),
             d_in: 4,
             d_out: 4,

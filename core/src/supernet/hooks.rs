@@ -1,12 +1,58 @@
 //! The supernet's side of a backbone forward pass: at every hook site, add
 //! the slot modules there, each weighted by its gates.
 
-use burn::tensor::{backend::Backend, Tensor};
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
 use crate::backbone::{Hooks, Site};
+use crate::error::{Error, Result};
 use crate::space::Kind;
 
+use super::gates::{largest_one_hot, Gates};
 use super::model::Supernet;
+
+impl<B: Backend> Supernet<B> {
+    /// A light view that implements [`Hooks`](crate::backbone::Hooks) for one
+    /// forward pass weighted by `gates`. The per-slot rank mixtures are
+    /// computed here, once, for all slots.
+    pub fn hooks(&self, gates: &Gates<B>) -> Result<SupernetHooks<'_, B>> {
+        let catalogue = self.catalogue();
+        let slots = catalogue.slots().len();
+        let (rows, k) = (catalogue.rank_slots().len(), catalogue.num_candidates());
+        if gates.on.dims() != [slots] {
+            return Err(Error::InvalidInput(format!(
+                "gates: `on` has shape {:?}, the space has {slots} slots",
+                gates.on.dims()
+            )));
+        }
+        if let Some(w) = &gates.rank_weights {
+            if w.dims() != [rows, k] {
+                return Err(Error::InvalidInput(format!(
+                    "gates: rank weights have shape {:?}, expected [{rows}, {k}]",
+                    w.dims()
+                )));
+            }
+        }
+        let on = gates.on.clone();
+        let device = on.device();
+        let mixture = (rows > 0).then(|| {
+            let weights = gates.rank_weights.clone().unwrap_or_else(|| {
+                Tensor::from_data(
+                    TensorData::new(largest_one_hot(rows, k), [rows, k]),
+                    &device,
+                )
+            });
+            let rank_slots: Vec<i64> = catalogue.rank_slots().iter().map(|&i| i as i64).collect();
+            let index =
+                Tensor::<B, 1, Int>::from_data(TensorData::new(rank_slots, [rows]), &device);
+            // A slot's weight on candidate k is "on" times the rank sample.
+            let weights = weights * on.clone().select(0, index).reshape([rows, 1]);
+            let (unit_a, unit_b) = self.layout().mixer.units(weights.clone());
+            (weights, unit_a, unit_b)
+        });
+        let trunk = self.modules.prefix_trunk.as_ref().map(|t| t.forward());
+        Ok(SupernetHooks::new(self, on, mixture, trunk))
+    }
+}
 
 /// A [`Supernet`] with the gates of one forward pass (see [`Supernet::hooks`]).
 pub struct SupernetHooks<'a, B: Backend> {

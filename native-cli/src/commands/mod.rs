@@ -1,6 +1,5 @@
 //! One file per subcommand.
 
-pub mod baseline;
 pub mod bench;
 pub mod data;
 pub mod experiment;

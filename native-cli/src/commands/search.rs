@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bipeft_core::backbone::{bert, BackboneConfig};
+use bipeft_core::baseline::Baseline;
 use bipeft_core::data::{collate, load_task, SearchEpochPlan, SplitOptions};
 use bipeft_core::loader::ModelFiles;
 use bipeft_core::peft::PeftOptions;
@@ -30,7 +31,6 @@ use serde::{Deserialize, Serialize};
 
 use bipeft_core::train::atomic::{write_atomic, write_json_atomic};
 use crate::backend::{with_backend, BackendArgs, BackendRun};
-use crate::commands::baseline;
 use crate::custom_task::CustomTaskArgs;
 use crate::progress::ProgressArgs;
 
@@ -59,6 +59,21 @@ pub enum Mode {
     Lnfit,
     /// Baseline: low-rank adapters on every adapter slot at the largest integer rank that fits.
     Adapter,
+}
+
+impl Mode {
+    /// The hand-made baseline of core's [`Baseline`] this mode sizes to the
+    /// budget; `None` for the search and its ablations.
+    pub fn baseline(self) -> Option<Baseline> {
+        match self {
+            Mode::UniformLora => Some(Baseline::UniformLora),
+            Mode::LoraQv => Some(Baseline::LoraQv),
+            Mode::Adapter => Some(Baseline::Adapter),
+            Mode::Bitfit => Some(Baseline::Bitfit),
+            Mode::Lnfit => Some(Baseline::Lnfit),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -401,7 +416,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     }
     let shape = config.shape();
     let options = PeftOptions::default();
-    let baseline = baseline::of(args.mode);
+    let baseline = args.mode.baseline();
     // A baseline is sized in its own space (every integer rank), the search in --space.
     let sized_space = match baseline {
         Some(b) => b.space(&space, &shape, &options)?,
@@ -723,7 +738,7 @@ fn finish_baseline(
 ) -> anyhow::Result<()> {
     let args = &job.args;
     let seconds = started.elapsed().as_secs_f64();
-    let name = baseline::of(args.mode).map_or("?", |b| b.name());
+    let name = args.mode.baseline().map_or("?", |b| b.name());
     let notes = vec![format!(
         "hand-made baseline `{name}` sized to the budget: {} of {budget} parameters ({:.1}%)",
         peft.trainable_params,

@@ -11,11 +11,11 @@ use std::time::Instant;
 use anyhow::Context;
 use bipeft_core::data::{Benchmark, TaskSource};
 use bipeft_core::experiment::Cell;
+use bipeft_core::peft_config::PeftConfig;
 use bipeft_core::train::{retrain as retrain_spec, RetrainSpec, TrainSettings};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 
-use super::run_cell::Searched;
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 
 /// What the retrain measured.
@@ -56,13 +56,13 @@ pub fn settings(cell: &Cell) -> TrainSettings {
 
 pub fn retrain(
     cell: &Cell,
-    searched: &Searched,
+    peft: &PeftConfig,
     out: &Path,
     backend: &BackendArgs,
 ) -> anyhow::Result<Retrained> {
     let task = Benchmark::from_name(&cell.task)?;
     let spec = RetrainSpec {
-        peft: searched.peft.clone(),
+        peft: peft.clone(),
         model_dir: cell.model_path.clone(),
         task: TaskSource::Benchmark(task),
         data_dir: cell.data.clone(),

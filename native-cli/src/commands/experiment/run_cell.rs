@@ -25,7 +25,8 @@ pub struct Searched {
 pub fn run(cell: &Cell, store: &Store, backend: &BackendArgs) -> anyhow::Result<CellRecord> {
     let work = store.fresh_work_dir(cell)?;
     let computed = search(cell, &work.join("search"), backend).and_then(|searched| {
-        let retrained = super::retrain::retrain(cell, &searched, &work.join("retrain"), backend)?;
+        let retrained =
+            super::retrain::retrain(cell, &searched.peft, &work.join("retrain"), backend)?;
         Ok((searched, retrained))
     });
     // A failed cell leaves nothing behind: its next attempt starts afresh anyway.
