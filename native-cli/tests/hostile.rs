@@ -39,6 +39,63 @@ fn search_args<'a>(model: &'a Path, data: &'a Path, out: &'a Path, extra: &[&'a 
     args
 }
 
+/// `bipeft retrain` of `config` on `model` and a tiny SST-2, with `extra` options.
+fn retrain_args<'a>(
+    config: &'a Path,
+    model: &'a Path,
+    data: &'a Path,
+    out: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "retrain",
+        "--config",
+        s(config),
+        "--model",
+        s(model),
+        "--task",
+        "sst2",
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A plan of one tiny-BERT cell per method over `data` (seed 1, budget
+/// 2000), with `search` lines added to its `[search]` table.
+fn tiny_plan(dir: &Path, data: &Path, method: &str, search_epochs: usize, search: &str) -> PathBuf {
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"budgets = [2000]
+methods = ["{method}"]
+seeds = [1]
+[[models]]
+name = "tiny"
+path = "{}"
+[[tasks]]
+name = "sst2"
+data = "{}"
+max_length = 16
+search_epochs = {search_epochs}
+[search]
+space = "lora"
+batch_size = 8
+{search}
+"#,
+            tiny_bert().display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    plan
+}
+
 /// Runs a search that must fail with one error line holding `words`, and
 /// leave no configuration behind.
 fn search_fails(model: &Path, data: &Path, out: &Path, extra: &[&str], words: &str) {
@@ -106,20 +163,7 @@ fn search_options_out_of_range_are_named() {
     let line = error_line(&search_args(&model, &data, &file, &[]));
     assert!(line.contains("is a file, not a folder"), "{line}");
     let config = lora_config(&dir.join("run"));
-    let line = error_line(&[
-        "retrain",
-        "--config",
-        s(&config),
-        "--model",
-        s(&model),
-        "--task",
-        "sst2",
-        "--data",
-        s(&data),
-        "--out",
-        s(&file),
-        "--quiet",
-    ]);
+    let line = error_line(&retrain_args(&config, &model, &data, &file, &[]));
     assert!(line.contains("is a file, not a folder"), "{line}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -171,20 +215,7 @@ fn a_tokenizer_of_another_model_is_named() {
     );
     // Retraining prepares its data the same way.
     let config = lora_config(&dir.join("run"));
-    let line = error_line(&[
-        "retrain",
-        "--config",
-        s(&config),
-        "--model",
-        s(&model),
-        "--task",
-        "sst2",
-        "--data",
-        s(&data),
-        "--out",
-        s(&dir.join("trained")),
-        "--quiet",
-    ]);
+    let line = error_line(&retrain_args(&config, &model, &data, &dir.join("trained"), &[]));
     assert!(line.contains("does not belong to this model"), "{line}");
     assert!(!dir.join("trained/metrics.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -226,37 +257,16 @@ fn nan_weights_stop_retrain_and_eval() {
         }
     });
     let config = lora_config(&dir.join("run"));
-    let retrain_on = |model: &Path, out: &Path| {
-        vec![
-            "retrain".to_string(),
-            "--config".into(),
-            s(&config).into(),
-            "--model".into(),
-            s(model).into(),
-            "--task".into(),
-            "sst2".into(),
-            "--data".into(),
-            s(&data).into(),
-            "--out".into(),
-            s(out).into(),
-            "--epochs".into(),
-            "1".into(),
-            "--batch-size".into(),
-            "16".into(),
-            "--quiet".into(),
-        ]
-    };
+    let (nan_out, sound_out) = (dir.join("nan"), dir.join("sound"));
+    let one_epoch = ["--epochs", "1", "--batch-size", "16"];
     // Every batch skipped: the retrain fails rather than report a score.
-    let args = retrain_on(&nan_model, &dir.join("nan"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let line = error_line(&args);
+    let line = error_line(&retrain_args(&config, &nan_model, &data, &nan_out, &one_epoch));
     assert!(line.contains("every batch of epoch 0 had a loss that is not a finite number"), "{line}");
     assert!(!dir.join("nan/metrics.json").exists());
 
     // A sound result scored over broken weights: eval refuses to score it.
-    let args = retrain_on(&tiny_bert(), &dir.join("sound"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(&args);
+    let model = tiny_bert();
+    ok(&retrain_args(&config, &model, &data, &sound_out, &one_epoch));
     let line = error_line(&[
         "eval",
         "--trained",
@@ -276,31 +286,7 @@ fn a_failed_search_in_an_experiment_says_why_and_leaves_no_work_folder() {
     let dir = temp("hostile-experiment");
     std::fs::create_dir_all(&dir).unwrap();
     let data = tiny_sst2("hostile-experiment", 64, 20);
-    let plan = dir.join("plan.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"budgets = [2000]
-methods = ["bipeft"]
-seeds = [1]
-[[models]]
-name = "tiny"
-path = "{}"
-[[tasks]]
-name = "sst2"
-data = "{}"
-max_length = 16
-search_epochs = 2
-[search]
-space = "lora"
-batch_size = 8
-trigger_threshold = 5.0
-"#,
-            tiny_bert().display(),
-            data.display()
-        ),
-    )
-    .unwrap();
+    let plan = tiny_plan(&dir, &data, "bipeft", 2, "trigger_threshold = 5.0");
     let out = dir.join("out");
     let line = error_line(&[
         "experiment",
@@ -346,31 +332,8 @@ fn a_killed_experiment_leaves_no_search_running() {
     let dir = temp("hostile-orphan");
     std::fs::create_dir_all(&dir).unwrap();
     let data = tiny_sst2("hostile-orphan", 64, 20);
-    let plan = dir.join("plan.toml");
     // A search long enough to be caught running.
-    std::fs::write(
-        &plan,
-        format!(
-            r#"budgets = [2000]
-methods = ["no_early_selection"]
-seeds = [1]
-[[models]]
-name = "tiny"
-path = "{}"
-[[tasks]]
-name = "sst2"
-data = "{}"
-max_length = 16
-search_epochs = 5000
-[search]
-space = "lora"
-batch_size = 8
-"#,
-            tiny_bert().display(),
-            data.display()
-        ),
-    )
-    .unwrap();
+    let plan = tiny_plan(&dir, &data, "no_early_selection", 5000, "");
     let mut experiment = std::process::Command::new(env!("CARGO_BIN_EXE_bipeft"))
         .args(["experiment", "--plan", s(&plan), "--out", s(&dir.join("out")), "--quiet"])
         .spawn()
@@ -410,21 +373,7 @@ fn a_folder_of_something_else_is_never_written_into() {
     let searched = dir.join("searched");
     ok(&search_args(&model, &data, &searched, &[]));
     let before = std::fs::read(searched.join("peft_config.json")).unwrap();
-    let line = error_line(&[
-        "retrain",
-        "--config",
-        s(&searched),
-        "--model",
-        s(&model),
-        "--task",
-        "sst2",
-        "--data",
-        s(&data),
-        "--out",
-        s(&searched),
-        "--force",
-        "--quiet",
-    ]);
+    let line = error_line(&retrain_args(&searched, &model, &data, &searched, &["--force"]));
     assert!(line.contains("holds files that `bipeft retrain` did not write"), "{line}");
     assert_eq!(std::fs::read(searched.join("peft_config.json")).unwrap(), before);
 
@@ -438,22 +387,7 @@ fn a_folder_of_something_else_is_never_written_into() {
     }
     // Nor is an export written into it (an export writes a README.md of its own).
     let trained = dir.join("trained");
-    ok(&[
-        "retrain",
-        "--config",
-        s(&searched),
-        "--model",
-        s(&model),
-        "--task",
-        "sst2",
-        "--data",
-        s(&data),
-        "--out",
-        s(&trained),
-        "--epochs",
-        "1",
-        "--quiet",
-    ]);
+    ok(&retrain_args(&searched, &model, &data, &trained, &["--epochs", "1"]));
     for format in ["peft", "bipeft"] {
         let line = error_line(&[
             "export",
@@ -492,24 +426,10 @@ fn a_result_trained_over_a_relative_model_path_is_found_from_anywhere() {
         );
     };
     // The model given relative to the repository root.
+    let relative = Path::new("tests/fixtures/web/tiny-bert");
     run_in(
         &root(),
-        &[
-            "retrain",
-            "--config",
-            s(&config),
-            "--model",
-            "tests/fixtures/web/tiny-bert",
-            "--task",
-            "sst2",
-            "--data",
-            s(&data),
-            "--out",
-            s(&trained),
-            "--epochs",
-            "1",
-            "--quiet",
-        ],
+        &retrain_args(&config, relative, &data, &trained, &["--epochs", "1"]),
     );
     let manifest = read_json(&trained.join("trained.json"));
     assert!(Path::new(manifest["model_dir"].as_str().unwrap()).is_absolute(), "{manifest}");

@@ -18,25 +18,15 @@ pub enum BackboneConfig {
     Bert(BertConfig),
 }
 
-/// The largest value bipeft accepts for each size field of a `config.json`:
-/// far above any released model (T5-XXL: d_ff 65,536, 24 layers; vocabularies
-/// of 250k), and low enough that parameter counts stay far below 2^64.
-pub const SIZE_LIMITS: &[(&str, usize)] = &[
-    ("vocab_size", 1 << 22),
-    ("hidden_size", 1 << 16),
-    ("d_model", 1 << 16),
-    ("d_kv", 1 << 16),
-    ("intermediate_size", 1 << 20),
-    ("d_ff", 1 << 20),
-    ("num_hidden_layers", 1 << 10),
-    ("num_layers", 1 << 10),
-    ("num_decoder_layers", 1 << 10),
-    ("num_attention_heads", 1 << 12),
-    ("num_heads", 1 << 12),
-    ("max_position_embeddings", 1 << 20),
-    ("type_vocab_size", 1 << 10),
-    ("relative_attention_num_buckets", 1 << 12),
-];
+/// The largest sizes bipeft accepts in a `config.json`: far above any
+/// released model (T5-XXL: d_ff 65,536, 24 layers; vocabularies of 250k), and
+/// low enough that parameter counts stay far below 2^64.
+const MAX_VOCAB: usize = 1 << 22;
+const MAX_WIDTH: usize = 1 << 16;
+const MAX_FFN: usize = 1 << 20;
+const MAX_LAYERS: usize = 1 << 10;
+const MAX_HEADS: usize = 1 << 12;
+const MAX_POSITIONS: usize = 1 << 20;
 
 impl BackboneConfig {
     /// Parses `config.json`, choosing the family by `model_type`.
@@ -65,36 +55,32 @@ impl BackboneConfig {
         Ok(config)
     }
 
-    /// Every size within [`SIZE_LIMITS`] and the widths above 0, before
+    /// Every size within its bound (the `MAX_` constants) and the widths above 0, before
     /// anything is allocated or counted (the limits keep every parameter
     /// count far from overflowing).
     fn check_sizes(&self) -> Result<()> {
-        let sizes: Vec<(&str, usize, usize)> = match self {
+        let sizes: Vec<(&str, usize, usize, usize)> = match self {
             BackboneConfig::Bert(c) => vec![
-                ("vocab_size", c.vocab_size, 1),
-                ("hidden_size", c.hidden_size, 1),
-                ("num_hidden_layers", c.num_hidden_layers, 1),
-                ("num_attention_heads", c.num_attention_heads, 1),
-                ("intermediate_size", c.intermediate_size, 1),
-                ("max_position_embeddings", c.max_position_embeddings, 1),
-                ("type_vocab_size", c.type_vocab_size, 0),
+                ("vocab_size", c.vocab_size, 1, MAX_VOCAB),
+                ("hidden_size", c.hidden_size, 1, MAX_WIDTH),
+                ("num_hidden_layers", c.num_hidden_layers, 1, MAX_LAYERS),
+                ("num_attention_heads", c.num_attention_heads, 1, MAX_HEADS),
+                ("intermediate_size", c.intermediate_size, 1, MAX_FFN),
+                ("max_position_embeddings", c.max_position_embeddings, 1, MAX_POSITIONS),
+                ("type_vocab_size", c.type_vocab_size, 0, 1 << 10),
             ],
             BackboneConfig::T5(c) => vec![
-                ("vocab_size", c.vocab_size, 1),
-                ("d_model", c.d_model, 1),
-                ("d_kv", c.d_kv, 1),
-                ("d_ff", c.d_ff, 1),
-                ("num_layers", c.num_layers, 1),
-                ("num_decoder_layers", c.num_decoder_layers, 1),
-                ("num_heads", c.num_heads, 1),
-                ("relative_attention_num_buckets", c.relative_attention_num_buckets, 1),
+                ("vocab_size", c.vocab_size, 1, MAX_VOCAB),
+                ("d_model", c.d_model, 1, MAX_WIDTH),
+                ("d_kv", c.d_kv, 1, MAX_WIDTH),
+                ("d_ff", c.d_ff, 1, MAX_FFN),
+                ("num_layers", c.num_layers, 1, MAX_LAYERS),
+                ("num_decoder_layers", c.num_decoder_layers, 1, MAX_LAYERS),
+                ("num_heads", c.num_heads, 1, MAX_HEADS),
+                ("relative_attention_num_buckets", c.relative_attention_num_buckets, 1, 1 << 12),
             ],
         };
-        for (field, value, min) in sizes {
-            let max = SIZE_LIMITS
-                .iter()
-                .find(|(f, _)| *f == field)
-                .map_or(usize::MAX, |(_, m)| *m);
+        for (field, value, min, max) in sizes {
             if value < min || value > max {
                 return Err(Error::MalformedConfig {
                     file: "config.json".into(),

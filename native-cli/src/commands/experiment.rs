@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cells = plan.cells();
     let store = Store::new(&args.out);
     let command = regenerate_command(&args);
-    let mut finished: Vec<Option<CellRecord>> = cells
+    let finished: Vec<Option<CellRecord>> = cells
         .iter()
         .map(|c| store.load(c))
         .collect::<anyhow::Result<_>>()?;
@@ -115,7 +115,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 record.retrain_seconds,
                 eta(started, computed, to_run.len().min(limit) - computed)
             ));
-            finished[i] = Some(record);
             write_report(&plan, &cells, &store, &command)?;
         }
     }
