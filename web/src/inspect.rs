@@ -298,7 +298,7 @@ struct TraceFile {
 /// What the trace says of the discrete result.
 #[derive(Debug, Default, Deserialize)]
 struct TraceResult {
-    /// Slots added back after a trim to the budget: the search's own record
+    /// Slots added to fill the budget after the search: its own record
     /// that a slot it pruned is kept.
     #[serde(default)]
     refilled: Vec<String>,

@@ -33,9 +33,23 @@ pub struct Cell {
 }
 
 /// The version of the search a cell's result comes from, in its fingerprint
-/// and its record: 2 is the search as the reference runs it (issue 14). A
-/// stored cell of an older search is recomputed, not reused.
-pub const SEARCH_VERSION: u32 = 2;
+/// and its record: 2 is the search as the reference runs it (issue 14), 3
+/// adds the refill of a result that ends below its budget. A stored cell of
+/// an older search is recomputed, not reused.
+pub const SEARCH_VERSION: u32 = 3;
+
+/// The version a baseline's cell carries: baselines do not search, so a new
+/// search leaves their results as they are.
+pub const BASELINE_VERSION: u32 = 2;
+
+/// The version of the code that computes `method`'s cells.
+pub fn version_of(method: Method) -> u32 {
+    if method.searches() {
+        SEARCH_VERSION
+    } else {
+        BASELINE_VERSION
+    }
+}
 
 /// What the fingerprint hashes.
 #[derive(Serialize)]
@@ -82,7 +96,7 @@ impl Cell {
     /// SHA-256 (hex) of every setting that changes the cell's result.
     pub fn fingerprint(&self) -> String {
         let key = Key {
-            version: SEARCH_VERSION,
+            version: version_of(self.method),
             model: &self.model,
             task: &self.task,
             budget: self.budget.label(),

@@ -161,7 +161,7 @@ mod tests {
             search_seconds: 1.0,
             retrain_seconds: 1.0,
             notes: Vec::new(),
-            search_version: super::super::cell::SEARCH_VERSION,
+            search_version: super::super::cell::version_of(method),
             computed_with: None,
             majority_score: None,
         }

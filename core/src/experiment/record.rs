@@ -42,7 +42,7 @@ pub struct CellRecord {
     pub retrain_seconds: f64,
     #[serde(default)]
     pub notes: Vec<String>,
-    /// [`super::cell::SEARCH_VERSION`] of the search that made this result
+    /// [`super::cell::version_of`] its method when this result was made
     /// (1 for records written before it was kept).
     #[serde(default = "first_search_version")]
     pub search_version: u32,
@@ -94,7 +94,7 @@ impl CellRecord {
             search_seconds: outcome.search_seconds,
             retrain_seconds: outcome.retrain_seconds,
             notes: outcome.notes,
-            search_version: super::cell::SEARCH_VERSION,
+            search_version: super::cell::version_of(cell.method),
             computed_with: option_env!("BIPEFT_BUILD").map(str::to_string),
             majority_score: outcome.majority_score,
         }
@@ -102,7 +102,7 @@ impl CellRecord {
 
     /// Whether this record comes from an older search than this build's.
     pub fn is_from_older_search(&self) -> bool {
-        self.search_version < super::cell::SEARCH_VERSION
+        self.search_version < super::cell::version_of(self.method)
     }
 
     /// Whether this record is the result of `cell` as it is now planned.

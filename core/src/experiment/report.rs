@@ -85,9 +85,10 @@ impl Report {
         if !builds.is_empty() {
             let _ = writeln!(
                 md,
-                "Cells computed with bipeft {} (search version {}).\n",
+                "Cells computed with bipeft {} (search version {}, baselines {}).\n",
                 builds.join(", "),
-                super::cell::SEARCH_VERSION
+                super::cell::SEARCH_VERSION,
+                super::cell::BASELINE_VERSION
             );
         }
         let _ = writeln!(md, "Regenerate:\n\n```sh\n{}\n```\n", self.command);

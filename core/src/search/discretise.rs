@@ -2,8 +2,11 @@
 //! On/off is the pruning mask (after an early stop) or the mask and argmax α;
 //! the rank is the fixed one or argmax β. Should the result still exceed the
 //! budget — a search that ran out of epochs before its last selection step —
-//! the least important chosen modules are dropped until it fits, and the
-//! result says which.
+//! the least important chosen modules are dropped until it fits. Whatever the
+//! result leaves of the budget is then refilled with the most important
+//! modules that are off and still fit (bipeft's choice: the reference stops
+//! where its last pruning step lands, which can be a quarter of the budget
+//! below it). The result says what was dropped and what was added.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +38,8 @@ pub struct DiscreteArchitecture {
     pub budget_params: u64,
     /// Modules the argmax architecture had but the budget did not allow.
     pub trimmed: Vec<String>,
-    /// After a trim, the most important modules that were off (pruned or
-    /// trimmed) and still fit, added back in descending priority.
+    /// The most important modules that were off (pruned, trimmed or off by
+    /// argmax α) and still fit the budget left, added in descending priority.
     #[serde(default)]
     pub refilled: Vec<String>,
 }
@@ -53,8 +56,13 @@ impl DiscreteArchitecture {
             ));
         }
         if !self.refilled.is_empty() {
+            let when = if self.trimmed.is_empty() {
+                "the search ended below the budget; "
+            } else {
+                "then "
+            };
             notes.push(format!(
-                "then the most important modules that were off and still fit were added back: {}",
+                "{when}the most important modules that were off and still fit were added: {}",
                 self.refilled.join(", ")
             ));
         }
@@ -119,12 +127,22 @@ pub fn discretise(
             trimmed.push(slots.slots()[m].name.clone());
         }
     }
-    // A trim drops a module whole, which can leave much of the budget unused
-    // (the last selection step fixes ranks after it pruned, so the end can be
-    // a little over): refill it with the most important modules that fit.
+    // Pruning and trimming drop modules whole, which can leave much of the
+    // budget unused (a selection step prunes at least one module while the
+    // total is over, however far below the budget that takes it; the last
+    // step fixes ranks after it pruned, so the end can also be a little
+    // over): refill it with the most important modules that fit.
     let mut refilled = Vec::new();
-    if !trimmed.is_empty() {
-        let mut order: Vec<usize> = (0..slots.len()).filter(|&m| !on[m]).collect();
+    if total < budget_params {
+        // A module whose chosen rank is 0 (the entangled space's "off") has
+        // nothing to add.
+        let has_weights = |m: usize| match slots.ranked_row(m) {
+            Some(row) => slots.ranks()[rank_choice[row]] > 0,
+            None => true,
+        };
+        let mut order: Vec<usize> = (0..slots.len())
+            .filter(|&m| !on[m] && has_weights(m))
+            .collect();
         order.sort_by(|&a, &b| key[b].total_cmp(&key[a]));
         for m in order {
             on[m] = true;
@@ -216,22 +234,71 @@ mod tests {
             true,
             SearchMode::Iterative,
             None,
-            100,
+            16,
         );
         assert_eq!(d.on, vec![true, true, false]);
         assert_eq!(d.trainable_params, 16);
         assert_eq!(d.modules[0].rank, Some(1));
         assert_eq!(d.modules[1].rank, None);
         assert!(d.trimmed.is_empty());
+        assert!(d.refilled.is_empty());
+    }
+
+    #[test]
+    fn a_search_that_ends_below_the_budget_is_refilled() {
+        let slots = slots();
+        let mut state = SelectionState::new(&slots, 0);
+        state.pruned[2] = true;
+        state.fixed_rank[0] = Some(0);
+        // a (rank 1, 10) + b (6) = 16 leaves 3 of 19: c at its argmax β
+        // (rank 1, 3 params) fits and is added, with a note saying why.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            true,
+            SearchMode::Iterative,
+            None,
+            19,
+        );
+        assert_eq!(d.on, vec![true, true, true]);
+        assert_eq!(d.trainable_params, 19);
+        assert_eq!(d.refilled, vec!["c".to_string()]);
+        assert_eq!(d.modules[2].rank, Some(1));
+        assert_eq!(
+            d.notes(),
+            vec![
+                "the search ended below the budget; the most important modules that were off \
+                 and still fit were added: c"
+                    .to_string()
+            ]
+        );
+        // 18 leaves 2: nothing fits, nothing is added.
+        let d = discretise(
+            &slots,
+            &snapshot(),
+            &state,
+            true,
+            SearchMode::Iterative,
+            None,
+            18,
+        );
+        assert!(d.refilled.is_empty());
+        assert_eq!(d.trainable_params, 16);
     }
 
     #[test]
     fn without_early_stop_argmax_alpha_decides_and_budget_trims() {
         let slots = slots();
         let state = SelectionState::new(&slots, 5);
-        let d = argmax_within(&slots, &state, None, 100);
+        let d = argmax_within(&slots, &state, None, 43);
         assert_eq!(d.on, vec![true, false, true]);
         assert_eq!(d.trainable_params, 43);
+        // Budget 100: b, off by argmax α, is added to the 57 left.
+        let d = argmax_within(&slots, &state, None, 100);
+        assert_eq!(d.on, vec![true, true, true]);
+        assert_eq!(d.refilled, vec!["b".to_string()]);
+        assert_eq!(d.trainable_params, 49);
         // Budget 41: drop by priority, least first: c (0.1) goes.
         let d = argmax_within(&slots, &state, Some(&[0.9, 0.5, 0.1]), 41);
         assert_eq!(d.on, vec![true, false, false]);
@@ -284,7 +351,7 @@ mod tests {
             .unwrap();
         let state = SelectionState::new(&slots, 5);
         // a (rank 4, 40) + c (rank 1, 3) + trunk at rank 4 (20) = 63.
-        let d = argmax_within(&slots, &state, None, 100);
+        let d = argmax_within(&slots, &state, None, 63);
         assert_eq!(d.trainable_params, 63);
         // Budget 45: without the trunk 43 would fit; with it, c (least
         // priority) goes first, 60 is still over, then a goes too: 0.
