@@ -14,6 +14,7 @@ pub mod output_dir;
 pub mod peft;
 pub mod peft_config;
 pub mod search;
+pub mod session;
 pub mod space;
 pub mod supernet;
 pub mod task_model;

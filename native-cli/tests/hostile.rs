@@ -307,63 +307,6 @@ fn a_failed_search_in_an_experiment_says_why_and_leaves_no_work_folder() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
-/// The children of process `pid` (from /proc).
-#[cfg(target_os = "linux")]
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                // Fields after the name (which is in parentheses): state, ppid, …
-                .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.to_string()))
-                .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
-                == Some(pid)
-        })
-        .collect()
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn a_killed_experiment_leaves_no_search_running() {
-    use std::time::{Duration, Instant};
-    let dir = temp("hostile-orphan");
-    std::fs::create_dir_all(&dir).unwrap();
-    let data = tiny_sst2("hostile-orphan", 64, 20);
-    // A search long enough to be caught running.
-    let plan = tiny_plan(&dir, &data, "no_early_selection", 5000, "");
-    let mut experiment = std::process::Command::new(env!("CARGO_BIN_EXE_bipeft"))
-        .args(["experiment", "--plan", s(&plan), "--out", s(&dir.join("out")), "--quiet"])
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let search = loop {
-        if let Some(&child) = children(experiment.id()).first() {
-            break child;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "no search child started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    experiment.kill().unwrap();
-    experiment.wait().unwrap();
-    let killed = Instant::now();
-    while std::path::Path::new(&format!("/proc/{search}")).exists()
-        && std::fs::read_to_string(format!("/proc/{search}/stat"))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false)
-    {
-        assert!(
-            killed.elapsed() < Duration::from_secs(10),
-            "the search {search} outlived its experiment"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&data).unwrap();
-}
-
 #[test]
 fn a_folder_of_something_else_is_never_written_into() {
     let dir = temp("hostile-theirs");

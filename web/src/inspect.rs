@@ -311,8 +311,7 @@ struct TraceSlot {
     kind: Kind,
 }
 
-/// The `format` of the traces `bipeft search` writes.
-pub const TRACE_FORMAT: &str = "bipeft-search-trace";
+pub use bipeft_core::session::TRACE_FORMAT;
 
 /// Reads a `search_trace.json` and checks it against the configuration the
 /// search ended with: every pruned or fixed slot must be a slot of its space
@@ -326,7 +325,8 @@ pub fn replay_trace(config_json: &str, trace_json: &str) -> Result<Replay> {
     check_trace_matches(&trace, &config, &catalogue)?;
     // The `no_iter` ablation searches one entangled space whose first
     // candidate is rank 0 ("off"); its fixed candidates are shifted by one.
-    let zero_rank = trace.mode.as_deref() == Some("noiter");
+    // `noiter` is how traces written before the method names were shared spell it.
+    let zero_rank = matches!(trace.mode.as_deref(), Some("no_iter" | "noiter"));
     let refilled: Vec<String> = trace.result.map(|r| r.refilled).unwrap_or_default();
     let kept: HashMap<(&str, Kind), Option<usize>> = config
         .modules

@@ -1,38 +1,33 @@
 //! The search in the browser, one weight step per call, so that the page's
 //! worker can report progress and hear "stop" between steps.
 //!
-//! It puts together what `bipeft search` does — the model and its catalogue,
-//! the task's search halves, [`BilevelSearch`] over a [`TaskModel`], the
-//! discrete result and the trace — with everything read from bytes instead
-//! of files. The trace has the command line's format, so the page's inspect
-//! view (and anything else) reads both alike.
+//! Only the page's inputs are read here (the model's bytes, one CSV / TSV
+//! file, the settings as JSON): the search itself is core's
+//! [`SearchSession`], the very one `bipeft search` runs, and its trace has
+//! the command line's shape, so the page's inspect view reads both alike.
 //!
 //! It is generic over the backend: the page runs it on burn-wgpu where the
 //! browser gives a WebGPU adapter and on burn-ndarray compiled into the wasm
 //! otherwise. Every host read of the core's loop is awaited, which WebGPU
 //! requires, so [`Session::step`] and [`Session::finish`] are async.
 
-use bipeft_core::backbone::{bert, BackboneConfig};
-use bipeft_core::data::{
-    collate, Batch, CustomKind, CustomTask, Part, SearchEpochPlan, SplitOptions, Splits, TaskData,
-    TaskSource, TokenizedTask,
-};
+use bipeft_core::data::{CustomKind, CustomTask, Part, SplitOptions, TaskData, TaskSource};
+use bipeft_core::experiment::{Budget as CoreBudget, Method};
 use bipeft_core::loader::ModelFiles;
-use bipeft_core::peft::PeftOptions;
 use bipeft_core::peft_config::PeftConfig;
-use bipeft_core::search::{
-    budget_from_percent, BilevelSearch, SearchConfig, SearchEvent, SelectionConfig,
-    SelectionOutcome, StepOutcome,
+use bipeft_core::search::SearchEvent;
+use bipeft_core::session::{
+    SearchOptions, SearchResult, SearchSession, SearchSpec, SearchTrace, SelectionOptions,
+    StepRecord,
 };
 use bipeft_core::space::{presets, Catalogue};
-use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
-use bipeft_core::train::PreparedTask;
+use bipeft_core::train::model::Backbone;
 use bipeft_core::{Error, Result};
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
-use crate::inspect::{FixedView, TRACE_FORMAT};
+use crate::inspect::FixedView;
 
 /// The CPU fallback of the in-browser search (and the host tests' backend).
 pub type CpuBackend = Autodiff<NdArray<f32>>;
@@ -52,12 +47,22 @@ pub struct TaskInput {
     pub label_column: String,
 }
 
-/// A budget as a parameter count or as a share of the backbone.
+/// A budget as the page sends it: a parameter count or a share of the backbone.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Budget {
     Params(u64),
     Percent(f64),
+}
+
+impl Budget {
+    /// Core's budget, checked as `--budget` is.
+    fn to_core(&self) -> Result<CoreBudget> {
+        match *self {
+            Budget::Params(n) => CoreBudget::parse(&n.to_string()),
+            Budget::Percent(p) => CoreBudget::parse(&format!("{p}%")),
+        }
+    }
 }
 
 /// The page's search settings; the defaults suit a short search in a tab.
@@ -109,15 +114,6 @@ fn default_seed() -> u64 {
     42
 }
 
-/// One weight step, as the trace (the same record as `bipeft search`'s) and
-/// the page's progress report it.
-#[derive(Clone, Debug, Serialize)]
-pub struct StepRecord {
-    pub step: usize,
-    #[serde(flatten)]
-    pub outcome: StepOutcome,
-}
-
 /// What a selection step decided, in catalogue slot indices.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SelectionReport {
@@ -135,56 +131,12 @@ pub struct StepReport {
     pub finished: bool,
 }
 
-/// `batch` padded (after its rows' ends) to `length` tokens, when one is given:
-/// the padding is masked out, so the loss is the same.
-fn fixed_length(mut batch: Batch, tokenized: &TokenizedTask, length: Option<usize>) -> Batch {
-    let Some(length) = length.filter(|&l| l > batch.seq_len) else {
-        return batch;
-    };
-    let pad = i64::from(tokenized.pad_id);
-    let widen = |values: &[i64], fill: i64| {
-        values
-            .chunks_exact(batch.seq_len)
-            .flat_map(|row| {
-                row.iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(fill, length - row.len()))
-            })
-            .collect::<Vec<_>>()
-    };
-    batch.input_ids = widen(&batch.input_ids, pad);
-    batch.token_type_ids = widen(&batch.token_type_ids, 0);
-    batch.attention_mask = widen(&batch.attention_mask, 0);
-    batch.seq_len = length;
-    batch
-}
-
-/// A search in progress on backend `B`.
+/// A search in progress on backend `B`, and its result once finished.
 pub struct Session<B: AutodiffBackend> {
-    device: B::Device,
-    search: Option<BilevelSearch<B, TaskModel<B>>>,
+    search: Option<SearchSession<B>>,
     catalogue: Catalogue,
-    search_config: SearchConfig,
-    settings: Settings,
-    task_name: String,
-    model_type: &'static str,
-    backbone_params: u64,
     budget: u64,
-    tokenized: TokenizedTask,
-    splits: Splits,
-    /// This epoch's weight and architecture batches, and the next one to take.
-    plan: Option<SearchEpochPlan>,
-    next: usize,
-    epoch: usize,
-    steps: Vec<StepRecord>,
-    events_seen: usize,
-    result: Option<Finished>,
-}
-
-/// The end of a search.
-struct Finished {
-    config: PeftConfig,
-    trace: serde_json::Value,
+    result: Option<SearchResult>,
 }
 
 impl<B: AutodiffBackend> Session<B> {
@@ -198,10 +150,10 @@ impl<B: AutodiffBackend> Session<B> {
         settings: Settings,
         device: B::Device,
     ) -> Result<Session<B>> {
-        if settings.epochs == 0 || settings.batch_size == 0 || settings.max_length < 2 {
+        if settings.max_length < 2 {
             return Err(Error::InvalidInput(format!(
-                "epochs ({}) and batch size ({}) must be at least 1, the maximum length ({}) at least 2",
-                settings.epochs, settings.batch_size, settings.max_length
+                "the maximum length ({}) must be at least 2",
+                settings.max_length
             )));
         }
         let files = ModelFiles::from_bytes(
@@ -209,44 +161,7 @@ impl<B: AutodiffBackend> Session<B> {
             vec![("model.safetensors".into(), weights)],
             Some(tokenizer_json),
         )?;
-        let model = BackboneConfig::from_json(&files.config_json)?;
-        let prefix = match &model {
-            BackboneConfig::Bert(_) => bert::detect_prefix(&files.weights)?,
-            BackboneConfig::T5(_) => String::new(),
-        };
-        let space = presets::preset(&settings.space)?;
-        let catalogue = Catalogue::build(
-            &model.shape(),
-            &space,
-            &PeftOptions::default(),
-            model.site_namer(&prefix),
-        )?;
-        let backbone_params = model.num_params();
-        let budget = match settings.budget {
-            Budget::Params(n) => n,
-            Budget::Percent(p) if p.is_finite() && p > 0.0 => {
-                budget_from_percent(p, backbone_params)
-            }
-            Budget::Percent(p) => {
-                return Err(Error::InvalidInput(format!(
-                    "a budget of {p} % is not a positive share of the backbone"
-                )))
-            }
-        };
-        let smallest = catalogue
-            .slots()
-            .iter()
-            .filter_map(|s| s.params.iter().copied().min())
-            .min()
-            .unwrap_or(0);
-        if budget < smallest {
-            return Err(Error::InvalidInput(format!(
-                "a budget of {budget} parameters is below the smallest module of space `{}` \
-                 ({smallest} parameters)",
-                catalogue.space.name
-            )));
-        }
-
+        let backbone = Backbone::from_files(files)?;
         let source = TaskSource::Custom(CustomTask {
             name: "task".into(),
             text_columns: vec![task.text_column.clone()],
@@ -262,69 +177,37 @@ impl<B: AutodiffBackend> Session<B> {
                 task.text.as_bytes().to_vec(),
             )],
         )?;
-        let PreparedTask {
+        let spec = SearchSpec {
+            backbone,
             data,
-            splits,
-            tokenized,
-            ..
-        } = PreparedTask::from_data(
-            data,
-            &SplitOptions {
+            split: SplitOptions {
                 seed: settings.seed,
                 max_train_examples: settings.max_train_examples,
                 ..SplitOptions::default()
             },
-            files.require_tokenizer()?,
-            &model,
-            Some(settings.max_length),
-            None,
-        )?;
-        let steps_per_epoch =
-            SearchEpochPlan::new(&tokenized, &splits, settings.batch_size, settings.seed, 0)?
-                .weights
-                .len();
-
-        let slots = search_slots(&catalogue, false)?;
-        let selection = SelectionConfig::new()
-            .with_prune_begin_epoch(settings.selection_start_epoch)
-            .with_max_prune_steps(settings.selection_steps);
-        let search_config = SearchConfig::new(budget)
-            .with_epochs(settings.epochs)
-            .with_selection(Some(selection));
-        B::seed(&device, settings.seed);
-        let task_model = TaskModel::<B>::new(
-            &model,
-            &files.weights,
-            &catalogue,
-            &data.info.labels,
-            false,
-            &device,
-        )?;
-        let search = BilevelSearch::new(
-            task_model,
-            slots,
-            search_config.clone(),
-            steps_per_epoch,
-            &device,
-        )?;
+            max_length: Some(settings.max_length),
+            space: presets::preset(&settings.space)?,
+            budget: settings.budget.to_core()?,
+            method: Method::Bipeft,
+            options: SearchOptions {
+                epochs: settings.epochs,
+                batch_size: settings.batch_size,
+                seed: settings.seed,
+                selection: Some(SelectionOptions {
+                    start_epoch: Some(settings.selection_start_epoch),
+                    max_steps: Some(settings.selection_steps),
+                    ..SelectionOptions::default()
+                }),
+                fixed_length: settings.fixed_length,
+                ..SearchOptions::default()
+            },
+        };
+        let search = SearchSession::new(spec, device)?;
         Ok(Session {
-            device,
+            catalogue: search.catalogue().clone(),
+            budget: search.budget_params(),
             search: Some(search),
-            catalogue,
-            search_config,
-            task_name: data.info.name.clone(),
-            model_type: model.model_type(),
-            backbone_params,
-            budget,
-            tokenized,
-            splits,
-            plan: None,
-            next: 0,
-            epoch: 0,
-            steps: Vec::new(),
-            events_seen: 0,
             result: None,
-            settings,
         })
     }
 
@@ -338,64 +221,16 @@ impl<B: AutodiffBackend> Session<B> {
 
     /// One architecture step and one weight step (docs/algorithm.md §5).
     pub async fn step(&mut self) -> Result<StepReport> {
-        let ended = StepReport {
-            progress: None,
-            selection: None,
-            finished: true,
-        };
         let Some(search) = self.search.as_mut() else {
-            return Ok(ended);
+            return Ok(StepReport {
+                progress: None,
+                selection: None,
+                finished: true,
+            });
         };
-        if search.stopped_early() {
-            return Ok(ended);
-        }
-        let epoch_done = self.plan.as_ref().is_none_or(|p| self.next >= p.weights.len());
-        if epoch_done {
-            if self.plan.is_some() {
-                self.epoch += 1;
-            }
-            if self.epoch >= self.settings.epochs {
-                return Ok(ended);
-            }
-            self.plan = Some(SearchEpochPlan::new(
-                &self.tokenized,
-                &self.splits,
-                self.settings.batch_size,
-                self.settings.seed,
-                self.epoch,
-            )?);
-            self.next = 0;
-        }
-        let plan = self.plan.as_ref().expect("planned above");
-        let epoch = self.epoch;
-        // The prepared length: the settings' unless the model's positions cut it.
-        let fixed = self
-            .settings
-            .fixed_length
-            .then_some(self.tokenized.options.max_length);
-        let batch = fixed_length(
-            collate(&self.tokenized, &plan.weights[self.next])?,
-            &self.tokenized,
-            fixed,
-        )
-        .to_tensors(&self.device);
-        let arch_batch = fixed_length(
-            collate(&self.tokenized, plan.arch_for(self.next))?,
-            &self.tokenized,
-            fixed,
-        )
-        .to_tensors(&self.device);
-        let weight_batches = plan.weights.len();
-        self.next += 1;
-        let outcome = search.step(&arch_batch, &batch, epoch).await?;
-        let record = StepRecord {
-            step: self.steps.len(),
-            outcome,
-        };
-        self.steps.push(record.clone());
-
+        let step = search.step().await?;
         let mut selection: Option<SelectionReport> = None;
-        for event in &search.events()[self.events_seen..] {
+        for event in &step.events {
             if let SearchEvent::Selection { step, .. } = event {
                 let report = selection.get_or_insert_with(SelectionReport::default);
                 report.pruned.extend(&step.pruned);
@@ -408,65 +243,22 @@ impl<B: AutodiffBackend> Session<B> {
                 }
             }
         }
-        self.events_seen = search.events().len();
-        let finished = search.stopped_early()
-            || (self.next >= weight_batches && epoch + 1 >= self.settings.epochs);
         Ok(StepReport {
-            progress: Some(record),
+            progress: step.record,
             selection,
-            finished,
+            finished: step.finished,
         })
     }
 
     /// Ends the search (if it has not ended) and gives the discrete
     /// configuration within the budget and the trace.
-    pub async fn finish(&mut self) -> Result<(&PeftConfig, &serde_json::Value)> {
+    pub async fn finish(&mut self) -> Result<(&PeftConfig, &SearchTrace)> {
         if self.result.is_none() {
             let search = self
                 .search
                 .take()
                 .ok_or_else(|| Error::InvalidInput("the search was already finished".into()))?;
-            let stopped_early = search.stopped_early();
-            let search_remaining = search.state().remaining_steps;
-            let events = search.events().to_vec();
-            let (_, _, arch) = search.finish().await?;
-            let config = peft_config_in_budget(&self.catalogue, &arch, false)?;
-            let mut notes = SelectionOutcome::of(
-                &events,
-                stopped_early,
-                Some(search_remaining),
-                config.trainable_params,
-                self.budget,
-            )
-            .lines();
-            notes.extend(arch.notes());
-            let slots: Vec<serde_json::Value> = self
-                .catalogue
-                .slots()
-                .iter()
-                .map(|s| {
-                    serde_json::json!({"name": s.name, "kind": s.kind, "ranks": s.ranks, "params": s.params})
-                })
-                .collect();
-            let trace = serde_json::json!({
-                "format": TRACE_FORMAT,
-                "model_type": self.model_type,
-                "task": self.task_name,
-                "space": self.catalogue.space.name,
-                "mode": "bipeft",
-                "seed": self.settings.seed,
-                "budget_params": self.budget,
-                "backbone_params": self.backbone_params,
-                "config": self.search_config,
-                "slots": slots,
-                "steps": self.steps,
-                "events": events,
-                "stopped_early": stopped_early,
-                "result": arch,
-                "notes": notes,
-                "trainable_params": config.trainable_params,
-            });
-            self.result = Some(Finished { config, trace });
+            self.result = Some(search.finish().await?);
         }
         let done = self.result.as_ref().expect("set above");
         Ok((&done.config, &done.trace))
@@ -476,6 +268,7 @@ impl<B: AutodiffBackend> Session<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::TRACE_FORMAT;
     use futures_lite::future::block_on;
 
     /// burn-ndarray's random generator is global: tests that seed it and draw
@@ -578,7 +371,7 @@ mod tests {
         assert!(config.trainable_params <= budget);
         config.validate().unwrap();
         let config = config.clone();
-        let trace = trace.clone();
+        let trace = serde_json::to_value(trace).unwrap();
         assert_eq!(trace["format"], TRACE_FORMAT);
         assert_eq!(trace["steps"].as_array().unwrap().len(), steps);
         assert_eq!(trace["slots"].as_array().unwrap().len(), 38);
@@ -623,6 +416,7 @@ mod tests {
         let budget = session.budget();
         let (config, trace) = block_on(session.finish()).unwrap();
         assert!(config.trainable_params <= budget, "{config:?}");
+        let trace = serde_json::to_value(trace).unwrap();
         assert_eq!(trace["model_type"], "t5");
         assert_eq!(trace["space"], "s2");
         let losses = trace["steps"].as_array().unwrap();
@@ -677,7 +471,7 @@ mod tests {
         let err = new(&sentiment(), settings(Budget::Params(3)));
         assert!(err.contains("below the smallest module"), "{err}");
         let err = new(&sentiment(), settings(Budget::Percent(-1.0)));
-        assert!(err.contains("not a positive share"), "{err}");
+        assert!(err.contains("give a positive"), "{err}");
         let mut task = sentiment();
         task.label_column = "stars".into();
         let err = new(&task, settings(Budget::Percent(5.0)));

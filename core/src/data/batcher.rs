@@ -150,6 +150,33 @@ pub fn plan_batches(
     Ok(batches)
 }
 
+impl Batch {
+    /// The batch padded (after its rows' ends) to `length` tokens, when that
+    /// is longer: one input shape for every step. The padding is masked out,
+    /// so the loss is the same.
+    pub fn padded_to(mut self, length: usize, pad_id: u32) -> Batch {
+        if length <= self.seq_len {
+            return self;
+        }
+        let seq_len = self.seq_len;
+        let widen = |values: &[i64], fill: i64| {
+            values
+                .chunks_exact(seq_len)
+                .flat_map(|row| {
+                    row.iter()
+                        .copied()
+                        .chain(std::iter::repeat_n(fill, length - row.len()))
+                })
+                .collect::<Vec<_>>()
+        };
+        self.input_ids = widen(&self.input_ids, i64::from(pad_id));
+        self.token_type_ids = widen(&self.token_type_ids, 0);
+        self.attention_mask = widen(&self.attention_mask, 0);
+        self.seq_len = length;
+        self
+    }
+}
+
 /// Pads the items into one batch.
 pub fn collate(tokenized: &TokenizedTask, items: &[ItemRef]) -> Result<Batch> {
     let mut rows = Vec::with_capacity(items.len());

@@ -17,6 +17,13 @@ pub enum Budget {
     Percent(f64),
 }
 
+impl std::str::FromStr for Budget {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Budget> {
+        Budget::parse(text)
+    }
+}
+
 impl Budget {
     /// Parses `102600` or `0.0139%`.
     pub fn parse(text: &str) -> Result<Budget> {

@@ -6,6 +6,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
+use crate::search::{Sampling, SearchMode};
+
+/// How a searching method searches (docs/algorithm.md §4, §7.3's ablations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchVariant {
+    pub mode: SearchMode,
+    pub sampling: Sampling,
+    /// Budget-guided early selection (§6).
+    pub early_selection: bool,
+}
 
 /// One method of a plan, named as in the plan file (`snake_case`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,12 +111,23 @@ impl Method {
         }
     }
 
-    /// `bipeft search --mode` for this method, and whether it adds
-    /// `--no-early-selection` (that ablation is BIPEFT with selection off).
-    pub fn search_mode(self) -> (&'static str, bool) {
+    /// How this method searches; `None` for a hand-made baseline.
+    pub fn search_variant(self) -> Option<SearchVariant> {
+        let variant = |mode, sampling, early_selection| {
+            Some(SearchVariant {
+                mode,
+                sampling,
+                early_selection,
+            })
+        };
         match self {
-            Method::NoEarlySelection => ("bipeft", true),
-            other => (other.name(), false),
+            Method::Bipeft => variant(SearchMode::Iterative, Sampling::Gumbel, true),
+            Method::NoIter => variant(SearchMode::NoIter, Sampling::Gumbel, true),
+            Method::NoGumbel => variant(SearchMode::Iterative, Sampling::Softmax, true),
+            Method::BinaryThenDim => variant(SearchMode::BinaryThenDim, Sampling::Gumbel, true),
+            Method::DimThenBinary => variant(SearchMode::DimThenBinary, Sampling::Gumbel, true),
+            Method::NoEarlySelection => variant(SearchMode::Iterative, Sampling::Gumbel, false),
+            _ => None,
         }
     }
 }
@@ -138,12 +159,14 @@ mod tests {
     }
 
     #[test]
-    fn search_modes() {
-        assert_eq!(Method::NoEarlySelection.search_mode(), ("bipeft", true));
-        assert_eq!(
-            Method::DimThenBinary.search_mode(),
-            ("dim_then_binary", false)
-        );
+    fn search_variants() {
+        let v = Method::NoEarlySelection.search_variant().unwrap();
+        assert_eq!((v.mode, v.sampling, v.early_selection), (SearchMode::Iterative, Sampling::Gumbel, false));
+        let v = Method::NoGumbel.search_variant().unwrap();
+        assert_eq!((v.mode, v.sampling, v.early_selection), (SearchMode::Iterative, Sampling::Softmax, true));
+        let v = Method::DimThenBinary.search_variant().unwrap();
+        assert_eq!(v.mode, SearchMode::DimThenBinary);
+        assert_eq!(Method::Bitfit.search_variant(), None);
         assert!(Method::Bitfit.is_baseline() && !Method::NoIter.is_baseline());
     }
 }

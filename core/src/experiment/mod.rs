@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod cell;
+pub mod cell_search;
 pub mod method;
 pub mod paired;
 pub mod plan;

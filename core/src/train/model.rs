@@ -29,7 +29,11 @@ pub struct Backbone {
 
 impl Backbone {
     pub fn load(dir: &Path) -> Result<Self> {
-        let files = ModelFiles::from_dir(dir)?;
+        Self::from_files(ModelFiles::from_dir(dir)?)
+    }
+
+    /// The backbone of files already read (from a directory or from bytes).
+    pub fn from_files(files: ModelFiles) -> Result<Self> {
         let config = BackboneConfig::from_json(&files.config_json)?;
         let prefix = match &config {
             BackboneConfig::Bert(_) => detect_prefix(&files.weights)?,

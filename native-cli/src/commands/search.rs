@@ -10,26 +10,23 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use bipeft_core::backbone::{bert, BackboneConfig};
-use bipeft_core::baseline::Baseline;
-use bipeft_core::data::{collate, load_task, SearchEpochPlan, SplitOptions};
-use bipeft_core::loader::ModelFiles;
-use bipeft_core::peft::PeftOptions;
+use bipeft_core::data::{load_task, SplitOptions};
+use bipeft_core::experiment::{Budget, Method};
 use bipeft_core::peft_config::PeftConfig;
-use bipeft_core::search::{
-    default_selection_start, fitted_selection_steps, BilevelSearch, Criterion, DiscreteArchitecture, SearchCheckpoint,
-    SearchConfig, SearchEvent, SearchMode, SelectionConfig, SelectionOutcome, StepOutcome,
+use bipeft_core::search::{Criterion, SearchCheckpoint};
+use bipeft_core::session::{
+    size_baseline, SearchOptions, SearchSession, SearchSpec, SearchTrace, SelectionOptions,
+    StepRecord,
 };
-use bipeft_core::space::{Catalogue, Kind, SpaceDef};
-use bipeft_core::task_model::{peft_config_in_budget, search_slots, TaskModel};
-use bipeft_core::train::PreparedTask;
+use bipeft_core::space::SpaceDef;
+use bipeft_core::train::atomic::{write_atomic, write_json_atomic};
+use bipeft_core::train::model::Backbone;
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use clap::ValueEnum;
 use futures_lite::future::block_on;
 use serde::{Deserialize, Serialize};
 
-use bipeft_core::train::atomic::{write_atomic, write_json_atomic};
 use crate::backend::{with_backend, BackendArgs, BackendRun};
 use crate::custom_task::CustomTaskArgs;
 use crate::progress::ProgressArgs;
@@ -62,16 +59,22 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The hand-made baseline of core's [`Baseline`] this mode sizes to the
-    /// budget; `None` for the search and its ablations.
-    pub fn baseline(self) -> Option<Baseline> {
+    /// The method this mode runs; `--no-early-selection` turns BIPEFT into
+    /// its `no_early_selection` ablation (other ablations keep their name
+    /// and run without selection).
+    pub fn method(self, no_early_selection: bool) -> Method {
         match self {
-            Mode::UniformLora => Some(Baseline::UniformLora),
-            Mode::LoraQv => Some(Baseline::LoraQv),
-            Mode::Adapter => Some(Baseline::Adapter),
-            Mode::Bitfit => Some(Baseline::Bitfit),
-            Mode::Lnfit => Some(Baseline::Lnfit),
-            _ => None,
+            Mode::Bipeft if no_early_selection => Method::NoEarlySelection,
+            Mode::Bipeft => Method::Bipeft,
+            Mode::NoIter => Method::NoIter,
+            Mode::NoGumbel => Method::NoGumbel,
+            Mode::BinaryThenDim => Method::BinaryThenDim,
+            Mode::DimThenBinary => Method::DimThenBinary,
+            Mode::UniformLora => Method::UniformLora,
+            Mode::LoraQv => Method::LoraQv,
+            Mode::Bitfit => Method::Bitfit,
+            Mode::Lnfit => Method::Lnfit,
+            Mode::Adapter => Method::Adapter,
         }
     }
 }
@@ -84,6 +87,18 @@ pub enum CriterionArg {
     TraVal,
     TraValCos1,
     TraValCos2,
+}
+
+impl CriterionArg {
+    fn criterion(self) -> Criterion {
+        match self {
+            CriterionArg::Tra => Criterion::Tra,
+            CriterionArg::Val => Criterion::Val,
+            CriterionArg::TraVal => Criterion::TraVal,
+            CriterionArg::TraValCos1 => Criterion::TraValCos1,
+            CriterionArg::TraValCos2 => Criterion::TraValCos2,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -173,44 +188,6 @@ pub struct Args {
     pub backend: BackendArgs,
 }
 
-/// One iteration of the trace: its index and what the search reported.
-#[derive(Serialize, Deserialize)]
-struct StepRecord {
-    step: usize,
-    #[serde(flatten)]
-    outcome: StepOutcome,
-}
-
-#[derive(Serialize)]
-struct SlotInfo<'a> {
-    name: &'a str,
-    kind: Kind,
-    ranks: &'a [usize],
-    params: &'a [u64],
-}
-
-#[derive(Serialize)]
-struct Trace<'a> {
-    format: &'static str,
-    model_type: &'a str,
-    task: &'a str,
-    space: &'a str,
-    mode: String,
-    seed: u64,
-    budget_params: u64,
-    backbone_params: u64,
-    config: Option<&'a SearchConfig>,
-    slots: Vec<SlotInfo<'a>>,
-    steps: Vec<StepRecord>,
-    events: &'a [SearchEvent],
-    stopped_early: bool,
-    result: Option<&'a DiscreteArchitecture>,
-    /// What the greedy fill/trim at the end did, if anything.
-    notes: Vec<String>,
-    trainable_params: u64,
-    seconds: f64,
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let job = resolve(args)?;
     let backend = job.args.backend.clone();
@@ -233,7 +210,7 @@ struct Job {
     model: PathBuf,
     task: String,
     data: PathBuf,
-    budget: String,
+    budget: Budget,
     out: PathBuf,
     /// The command line after `search`, for a later `--resume`.
     argv: Vec<String>,
@@ -244,25 +221,14 @@ struct Job {
 /// The checkpoint file in a run directory.
 const CHECKPOINT: &str = "search_checkpoint.bin";
 
-/// What the command keeps in a checkpoint besides the search itself.
+/// What the command keeps in a checkpoint beside the session's progress.
 #[derive(Serialize, Deserialize)]
 struct Driver {
     /// The command line the run was started with, and where.
     argv: Vec<String>,
     cwd: PathBuf,
-    /// The next weight batch: epoch and index in that epoch's plan.
-    epoch: usize,
-    batch: usize,
-    /// Steps taken, and the trace so far.
-    step: usize,
-    steps: Vec<StepRecord>,
-    events_seen: usize,
     /// Search time before this process.
     seconds: f64,
-    /// [`PreparedTask::fingerprint`] of the data the run started on (absent
-    /// in checkpoints written before it was kept).
-    #[serde(default)]
-    data_fingerprint: Option<String>,
 }
 
 /// The options as `clap` reads a stored command line.
@@ -292,7 +258,11 @@ fn resolve(args: Args) -> anyhow::Result<Job> {
             model: path(args.model.clone(), "model")?,
             task: need(args.task.clone(), "task")?,
             data: path(args.data.clone(), "data")?,
-            budget: need(args.budget.clone(), "budget")?,
+            budget: parse_budget(
+                args.budget
+                    .as_deref()
+                    .context("--budget is required (or --resume RUN_DIR)")?,
+            )?,
             out: path(args.out.clone(), "out")?,
             args,
             argv,
@@ -342,10 +312,12 @@ fn resolve(args: Args) -> anyhow::Result<Job> {
             .data
             .clone()
             .context("the stored command line has no --data")?),
-        budget: resumed
-            .budget
-            .clone()
-            .context("the stored command line has no --budget")?,
+        budget: parse_budget(
+            resumed
+                .budget
+                .as_deref()
+                .context("the stored command line has no --budget")?,
+        )?,
         out: dir,
         args: resumed,
         argv: driver.argv.clone(),
@@ -354,14 +326,15 @@ fn resolve(args: Args) -> anyhow::Result<Job> {
     })
 }
 
-/// A built-in task by name, or the user's own from the column options
-/// (the same options as `bipeft data`).
-/// Parses `--budget`: a count or a percentage of the backbone's parameters.
-pub fn parse_budget(text: &str, backbone_params: u64) -> anyhow::Result<u64> {
-    use bipeft_core::experiment::budget::{Budget, BUDGET_FORMS};
-    let budget = Budget::parse(text)
-        .map_err(|_| anyhow::anyhow!("--budget {}: {BUDGET_FORMS}", text.trim()))?;
-    Ok(budget.resolve(backbone_params))
+/// `--budget`: a count or a share of the backbone, named in the error.
+fn parse_budget(text: &str) -> anyhow::Result<Budget> {
+    text.parse::<Budget>().map_err(|_| {
+        anyhow::anyhow!(
+            "--budget {}: {}",
+            text.trim(),
+            bipeft_core::experiment::budget::BUDGET_FORMS
+        )
+    })
 }
 
 fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
@@ -398,13 +371,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     }
     let source = args.custom.task_source(&job.task, args.max_length)?;
     let task_name = source.name().to_string();
-    let files = ModelFiles::from_dir(&job.model)
+    let backbone = Backbone::load(&job.model)
         .with_context(|| format!("reading the model in {}", job.model.display()))?;
-    let config = BackboneConfig::from_json(&files.config_json)?;
-    let prefix = match &config {
-        BackboneConfig::Bert(_) => bert::detect_prefix(&files.weights)?,
-        BackboneConfig::T5(_) => String::new(),
-    };
     let mut space = SpaceDef::resolve(&args.space)?;
     if let Some(ranks) = &args.ranks {
         space.ranks = ranks.clone();
@@ -414,385 +382,171 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             }
         }
     }
-    let shape = config.shape();
-    let options = PeftOptions::default();
-    let baseline = args.mode.baseline();
-    // A baseline is sized in its own space (every integer rank), the search in --space.
-    let sized_space = match baseline {
-        Some(b) => b.space(&space, &shape, &options)?,
-        None => space,
-    };
-    let catalogue = Catalogue::build(&shape, &sized_space, &options, config.site_namer(&prefix))?;
-    let backbone_params = config.num_params();
-    let budget = parse_budget(&job.budget, backbone_params)?;
-    let smallest = catalogue
-        .slots()
-        .iter()
-        .filter_map(|s| s.params.iter().copied().min())
-        .min()
-        .unwrap_or(0);
-    if budget < smallest {
-        bail!(
-            "budget of {budget} parameters is below the smallest module of space `{}` ({smallest} parameters)",
-            catalogue.space.name
-        );
+    let method = args.mode.method(args.no_early_selection);
+    if method.is_baseline() {
+        return write_baseline(&job, method, &backbone, &space, started);
     }
 
-    if let Some(baseline) = baseline {
-        let config = baseline.size(&catalogue, budget)?;
-        return finish_baseline(&job, &config, budget, backbone_params, &catalogue, started);
-    }
-
-    // Data: the search halves of the training split, tokenised for the model.
-    let tokenizer = files.require_tokenizer()?;
     let data = load_task(&source, &job.data)
         .with_context(|| format!("reading task {task_name} from {}", job.data.display()))?;
-    let prepared = PreparedTask::from_data(
+    let spec = SearchSpec {
+        backbone,
         data,
-        &SplitOptions {
+        split: SplitOptions {
             seed: args.seed,
             max_train_examples: args.max_train_examples,
             validation_from_train: args.validation_from_train,
         },
-        tokenizer,
-        &config,
-        args.max_length,
-        None,
-    )
-    .with_context(|| format!("task {task_name}"))?;
-    let data_fingerprint = prepared.fingerprint();
-    if let Some((_, driver)) = &resume {
-        if driver
-            .data_fingerprint
-            .as_ref()
-            .is_some_and(|f| *f != data_fingerprint)
-        {
-            bail!(
-                "the training data in {} changed since this search started: resuming would continue \
-                 another search; start it over with --force",
-                job.data.display()
-            );
-        }
-    }
-    let PreparedTask {
-        data,
-        splits,
-        tokenized,
-        ..
-    } = prepared;
-    let steps_per_epoch = SearchEpochPlan::new(&tokenized, &splits, args.batch_size, args.seed, 0)
-        .with_context(|| format!("task {task_name}"))?
-        .weights
-        .len();
-
-    let mode = match args.mode {
-        Mode::NoIter => SearchMode::NoIter,
-        Mode::BinaryThenDim => SearchMode::BinaryThenDim,
-        Mode::DimThenBinary => SearchMode::DimThenBinary,
-        _ => SearchMode::Iterative,
+        max_length: args.max_length,
+        space,
+        budget: job.budget,
+        method,
+        options: SearchOptions {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            seed: args.seed,
+            weight_lr: args.weight_lr,
+            arch_lr: args.arch_lr,
+            selection: (!args.no_early_selection).then(|| SelectionOptions {
+                start_epoch: args.selection_start_epoch,
+                max_steps: args.max_selection_steps,
+                trigger_threshold: args.trigger_threshold,
+                criterion: args.criterion.criterion(),
+            }),
+            fixed_length: false,
+        },
     };
-    let zero_rank = mode == SearchMode::NoIter;
-    let slots = search_slots(&catalogue, zero_rank)?;
-    let selection_start = args
-        .selection_start_epoch
-        .unwrap_or_else(|| default_selection_start(args.epochs));
-    let selection = (!args.no_early_selection).then(|| {
-        let defaults = SelectionConfig::new();
-        let steps = args.max_selection_steps.unwrap_or_else(|| {
-            fitted_selection_steps(
-                steps_per_epoch,
-                args.epochs,
-                selection_start,
-                defaults.trigger_window,
-            )
-        });
-        defaults
-            .with_prune_begin_epoch(selection_start)
-            .with_max_prune_steps(steps)
-            .with_trigger_threshold(args.trigger_threshold)
-            .with_criterion(match args.criterion {
-                CriterionArg::Tra => Criterion::Tra,
-                CriterionArg::Val => Criterion::Val,
-                CriterionArg::TraVal => Criterion::TraVal,
-                CriterionArg::TraValCos1 => Criterion::TraValCos1,
-                CriterionArg::TraValCos2 => Criterion::TraValCos2,
-            })
-    });
-    let search_config = SearchConfig::new(budget)
-        .with_epochs(args.epochs)
-        .with_mode(mode)
-        .with_sampling(if args.mode == Mode::NoGumbel {
-            bipeft_core::search::Sampling::Softmax
-        } else {
-            bipeft_core::search::Sampling::Gumbel
-        })
-        .with_weight_lr(args.weight_lr)
-        .with_arch_lr(args.arch_lr)
-        .with_selection(selection.clone())
-        .with_seed(args.seed);
-
-    B::seed(&device, args.seed);
-    let model = TaskModel::<B>::new(
-        &config,
-        &files.weights,
-        &catalogue,
-        &data.info.labels,
-        zero_rank,
-        &device,
-    )?;
-    let (mut search, mut driver) = match resume {
+    let (mut session, driver) = match resume {
         Some((checkpoint, driver)) => (
-            BilevelSearch::resume(
-                model,
-                slots.clone(),
-                search_config.clone(),
-                &checkpoint,
-                &device,
-            )
-            .context("the checkpoint does not fit this run")?,
+            SearchSession::<B>::resume(spec, &checkpoint, device).map_err(|e| {
+                anyhow::anyhow!(
+                    "--resume {}: {e} (data in {}); start it over with --force",
+                    job.out.display(),
+                    job.data.display()
+                )
+            })?,
             driver,
         ),
         None => (
-            BilevelSearch::new(
-                model,
-                slots.clone(),
-                search_config.clone(),
-                steps_per_epoch,
-                &device,
-            )?,
+            SearchSession::<B>::new(spec, device).with_context(|| format!("task {task_name}"))?,
             Driver {
                 argv: job.argv.clone(),
                 cwd: job.cwd.clone(),
-                epoch: 0,
-                batch: 0,
-                step: 0,
-                steps: Vec::new(),
-                events_seen: 0,
                 seconds: 0.0,
-                data_fingerprint: Some(data_fingerprint),
             },
         ),
     };
     let seconds_before = driver.seconds;
+    let seconds = || seconds_before + started.elapsed().as_secs_f64();
+    let budget = session.budget_params();
 
-    let total_steps = args.epochs * steps_per_epoch;
     let mut progress = args.progress.reporter()?;
+    let catalogue = session.catalogue();
+    let selection = session.config().selection.as_ref();
     progress.message(&format!(
         "searching {} slots of space `{}` on {} ({} weight / {} architecture examples, {} steps per epoch), budget {budget}{}{}",
         catalogue.slots().len(),
         catalogue.space.name,
-        task_name,
-        splits.search_weights.len(),
-        splits.search_arch.len(),
-        steps_per_epoch,
-        selection.as_ref().map_or(String::new(), |s| format!(
+        session.task_name(),
+        session.splits().search_weights.len(),
+        session.splits().search_arch.len(),
+        session.steps_per_epoch(),
+        selection.map_or(String::new(), |s| format!(
             ", selection from epoch {} in T = {} steps",
             s.prune_begin_epoch, s.max_prune_steps
         )),
-        if driver.step > 0 {
-            format!(", resumed at step {}", driver.step)
-        } else {
-            String::new()
+        match session.progress().step {
+            0 => String::new(),
+            step => format!(", resumed at step {step}"),
         }
     ));
-    for note in &splits.notes {
+    for note in &session.splits().notes {
         progress.message(&format!("note: {note}"));
     }
-    progress.phase_from("search", total_steps, driver.step);
+    progress.phase_from("search", session.total_steps(), session.progress().step);
     let every = args.checkpoint_every.unwrap_or(0);
-    let (start_epoch, start_batch) = (driver.epoch, driver.batch);
-    'epochs: for epoch in start_epoch..args.epochs {
-        let plan = SearchEpochPlan::new(&tokenized, &splits, args.batch_size, args.seed, epoch)?;
-        let first = if epoch == start_epoch { start_batch } else { 0 };
-        for (i, items) in plan.weights.iter().enumerate().skip(first) {
-            if search.stopped_early() {
-                break 'epochs;
-            }
-            let batch = collate(&tokenized, items)?.to_tensors::<B>(&device);
-            let arch_batch = collate(&tokenized, plan.arch_for(i))?.to_tensors::<B>(&device);
-            let outcome = block_on(search.step(&arch_batch, &batch, epoch))?;
-            let record = StepRecord {
-                step: driver.step,
-                outcome,
-            };
-            progress.step_with(&record.progress_line(budget), &record)?;
-            for event in &search.events()[driver.events_seen..] {
-                progress.event("search", event)?;
-            }
-            driver.events_seen = search.events().len();
-            driver.steps.push(record);
-            driver.step += 1;
-            (driver.epoch, driver.batch) = (epoch, i + 1);
-            if every > 0 && driver.step % every == 0 {
-                driver.seconds = seconds_before + started.elapsed().as_secs_f64();
-                save_checkpoint(&search, &driver, &job.out)?;
-                progress.event("checkpoint", &serde_json::json!({ "step": driver.step }))?;
-            }
+    let save = |session: &SearchSession<B>, seconds: f64| -> anyhow::Result<()> {
+        let driver = Driver {
+            argv: job.argv.clone(),
+            cwd: job.cwd.clone(),
+            seconds,
+        };
+        let checkpoint = block_on(session.checkpoint(&driver))?;
+        Ok(write_atomic(&job.out.join(CHECKPOINT), &checkpoint.to_bytes()?)?)
+    };
+    loop {
+        let step = block_on(session.step())?;
+        if let Some(record) = &step.record {
+            progress.step_with(&progress_line(record, budget), record)?;
+        }
+        for event in &step.events {
+            progress.event("search", event)?;
+        }
+        if step.finished {
+            break;
+        }
+        let taken = session.progress().step;
+        if every > 0 && taken % every == 0 {
+            save(&session, seconds())?;
+            progress.event("checkpoint", &serde_json::json!({ "step": taken }))?;
         }
     }
-    driver.seconds = seconds_before + started.elapsed().as_secs_f64();
-    save_checkpoint(&search, &driver, &job.out)?;
+    save(&session, seconds())?;
     progress.finish_phase()?;
-    let stopped_early = search.stopped_early();
-    let remaining_steps = search.state().remaining_steps;
-    let events = search.events().to_vec();
-    let (_, _, arch) = block_on(search.finish())?;
-    let peft = peft_config_in_budget(&catalogue, &arch, zero_rank)?;
-    let mut notes = SelectionOutcome::of(
-        &events,
-        stopped_early,
-        selection.is_some().then_some(remaining_steps),
-        peft.trainable_params,
-        budget,
-    )
-    .lines();
-    notes.extend(arch.notes());
-
-    let seconds = seconds_before + started.elapsed().as_secs_f64();
-    let steps = driver.steps;
-    let mode_name = format!("{:?}", args.mode).to_lowercase();
-    let trace = Trace {
-        format: "bipeft-search-trace",
-        model_type: config.model_type(),
-        task: &task_name,
-        space: &catalogue.space.name,
-        mode: mode_name,
-        seed: args.seed,
-        budget_params: budget,
-        backbone_params,
-        config: Some(&search_config),
-        slots: slot_infos(&catalogue),
-        steps,
-        events: &events,
-        stopped_early,
-        result: Some(&arch),
-        notes: notes.clone(),
-        trainable_params: peft.trainable_params,
-        seconds,
-    };
+    let result = block_on(session.finish())?;
+    let mut trace = result.trace;
+    trace.seconds = Some(seconds());
     write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
-    write_json_atomic(&job.out.join("peft_config.json"), &peft)?;
-    print_summary(
-        &peft,
-        budget,
-        backbone_params,
-        seconds,
-        stopped_early,
-        &notes,
-        &job.out,
-    );
+    write_json_atomic(&job.out.join("peft_config.json"), &result.config)?;
+    print_summary(&result.config, &trace, &job.out);
     Ok(())
 }
 
-/// Writes the search and the run's own state to `RUN_DIR/search_checkpoint.bin`,
-/// atomically: a run killed while writing keeps the previous checkpoint.
-fn save_checkpoint<B: burn::tensor::backend::AutodiffBackend>(
-    search: &BilevelSearch<B, TaskModel<B>>,
-    driver: &Driver,
-    out: &Path,
-) -> anyhow::Result<()> {
-    let mut checkpoint = block_on(search.checkpoint())?;
-    checkpoint.driver = serde_json::to_vec(driver)?;
-    Ok(write_atomic(&out.join(CHECKPOINT), &checkpoint.to_bytes()?)?)
+/// `epoch 2  loss 0.4127  τ 3.21  E/budget 1.40  modules 90  T 37`.
+fn progress_line(record: &StepRecord, budget: u64) -> String {
+    let o = &record.outcome;
+    let loss = o
+        .weight_loss
+        .map_or("nan".to_string(), |l| format!("{l:.4}"));
+    let expected = o.expected_params.map_or(String::new(), |e| {
+        format!("  E/budget {:.2}", e / budget as f64)
+    });
+    let left = o
+        .remaining_selection_steps
+        .map_or(String::new(), |t| format!("  T {t}"));
+    format!(
+        "epoch {}  loss {loss}  τ {:.2}{expected}  modules {}{left}",
+        o.epoch, o.tau, o.live_modules
+    )
 }
 
-fn slot_infos(catalogue: &Catalogue) -> Vec<SlotInfo<'_>> {
-    catalogue
-        .slots()
-        .iter()
-        .map(|s| SlotInfo {
-            name: &s.name,
-            kind: s.kind,
-            ranks: &s.ranks,
-            params: &s.params,
-        })
-        .collect()
-}
-
-impl StepRecord {
-    fn progress_line(&self, budget: u64) -> String {
-        let o = &self.outcome;
-        let loss = o
-            .weight_loss
-            .map_or("nan".to_string(), |l| format!("{l:.4}"));
-        let expected = o.expected_params.map_or(String::new(), |e| {
-            format!("  E/budget {:.2}", e / budget as f64)
-        });
-        let left = o
-            .remaining_selection_steps
-            .map_or(String::new(), |t| format!("  T {t}"));
-        format!(
-            "epoch {}  loss {loss}  τ {:.2}{expected}  modules {}{left}",
-            o.epoch, o.tau, o.live_modules
-        )
-    }
-}
-
-fn finish_baseline(
+/// A hand-made baseline: sized to the budget in its own space (every
+/// integer rank), written as a search's result with a trace of no steps.
+fn write_baseline(
     job: &Job,
-    peft: &PeftConfig,
-    budget: u64,
-    backbone_params: u64,
-    catalogue: &Catalogue,
+    method: Method,
+    backbone: &Backbone,
+    space: &SpaceDef,
     started: Instant,
 ) -> anyhow::Result<()> {
-    let args = &job.args;
-    let seconds = started.elapsed().as_secs_f64();
-    let name = args.mode.baseline().map_or("?", |b| b.name());
-    let notes = vec![format!(
-        "hand-made baseline `{name}` sized to the budget: {} of {budget} parameters ({:.1}%)",
-        peft.trainable_params,
-        100.0 * peft.trainable_params as f64 / budget.max(1) as f64
-    )];
-    let trace = Trace {
-        format: "bipeft-search-trace",
-        model_type: &peft.backbone.model_type,
-        task: &job.task,
-        space: &catalogue.space.name,
-        mode: format!("{:?}", args.mode).to_lowercase(),
-        seed: args.seed,
-        budget_params: budget,
-        backbone_params,
-        config: None,
-        slots: slot_infos(catalogue),
-        steps: Vec::new(),
-        events: &[],
-        stopped_early: false,
-        result: None,
-        notes: notes.clone(),
-        trainable_params: peft.trainable_params,
-        seconds,
-    };
+    let result = size_baseline(backbone, space, method, job.budget, &job.task, job.args.seed)?;
+    let mut trace = result.trace;
+    trace.seconds = Some(started.elapsed().as_secs_f64());
     write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
-    write_json_atomic(&job.out.join("peft_config.json"), peft)?;
-    print_summary(
-        peft,
-        budget,
-        backbone_params,
-        seconds,
-        false,
-        &notes,
-        &job.out,
-    );
+    write_json_atomic(&job.out.join("peft_config.json"), &result.config)?;
+    print_summary(&result.config, &trace, &job.out);
     Ok(())
 }
 
-fn print_summary(
-    peft: &PeftConfig,
-    budget: u64,
-    backbone_params: u64,
-    seconds: f64,
-    stopped_early: bool,
-    notes: &[String],
-    out: &Path,
-) {
+fn print_summary(peft: &PeftConfig, trace: &SearchTrace, out: &Path) {
+    let (budget, backbone_params) = (trace.budget_params, trace.backbone_params);
     println!(
         "{} modules, {} trainable parameters of a budget of {budget} ({:.4}% of {backbone_params}); {:.1} s{}",
         peft.modules.len(),
         peft.trainable_params,
         100.0 * peft.trainable_params as f64 / backbone_params.max(1) as f64,
-        seconds,
-        if stopped_early { ", stopped early" } else { "" }
+        trace.seconds.unwrap_or(0.0),
+        if trace.stopped_early { ", stopped early" } else { "" }
     );
     let mut per_kind: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
     let mut per_layer: std::collections::BTreeMap<String, usize> = Default::default();
@@ -810,7 +564,7 @@ fn print_summary(
     for (layer, n) in &per_layer {
         println!("  {layer:<30} {n:>4} modules");
     }
-    for note in notes {
+    for note in &trace.notes {
         println!("note: {note}");
     }
     println!("wrote {}", out.join("peft_config.json").display());

@@ -1,18 +1,22 @@
-//! One cell: the search (`bipeft search` in a child process of this same
-//! binary, so a cell sees exactly what a user running the search sees, and
-//! its time is the search's whole cost), then the retrain and test score.
+//! One cell: the search (core's [`SearchSession`], the very one `bipeft
+//! search` runs, in this process), then the retrain and test score. The
+//! search's time covers everything a user's `bipeft search` would do:
+//! loading the model, reading and tokenising the data, searching.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use bipeft_core::data::{load_task, Benchmark, TaskSource};
 use bipeft_core::experiment::{Cell, CellOutcome, CellRecord};
 use bipeft_core::peft_config::PeftConfig;
-use clap::ValueEnum;
+use bipeft_core::session::{size_baseline, SearchResult, SearchSession};
+use bipeft_core::train::model::Backbone;
+use burn::backend::Autodiff;
+use burn::prelude::Backend;
+use futures_lite::future::block_on;
 
 use super::store::Store;
-use crate::backend::BackendArgs;
+use crate::backend::{with_backend, BackendArgs, BackendRun};
 
 /// What the search step left behind.
 pub struct Searched {
@@ -24,7 +28,7 @@ pub struct Searched {
 /// Runs `cell` from scratch in its fresh work folder.
 pub fn run(cell: &Cell, store: &Store, backend: &BackendArgs) -> anyhow::Result<CellRecord> {
     let work = store.fresh_work_dir(cell)?;
-    let computed = search(cell, &work.join("search"), backend).and_then(|searched| {
+    let computed = search(cell, backend).and_then(|searched| {
         let retrained =
             super::retrain::retrain(cell, &searched.peft, &work.join("retrain"), backend)?;
         Ok((searched, retrained))
@@ -52,178 +56,59 @@ pub fn run(cell: &Cell, store: &Store, backend: &BackendArgs) -> anyhow::Result<
     ))
 }
 
-/// The `bipeft search` arguments of `cell`.
-pub fn search_args(cell: &Cell, out: &Path, backend: &BackendArgs) -> Vec<String> {
-    let s = &cell.search;
-    let (mode, no_early_selection) = cell.method.search_mode();
-    let mut args: Vec<String> = vec!["search".into()];
-    let mut push = |flag: &str, value: String| {
-        args.push(flag.into());
-        args.push(value);
-    };
-    push("--model", cell.model_path.display().to_string());
-    push("--task", cell.task.clone());
-    push("--data", cell.data.display().to_string());
-    push("--budget", cell.budget.label());
-    push("--space", s.space.clone());
-    push("--epochs", s.epochs.to_string());
-    push("--seed", cell.seed.to_string());
-    push("--batch-size", s.batch_size.to_string());
-    push("--mode", mode.to_string());
-    push("--out", out.display().to_string());
-    push("--backend", backend_name(backend));
-    push("--device", backend.device.clone());
-    if let Some(n) = cell.max_train_examples {
-        push("--max-train-examples", n.to_string());
-    }
-    if let Some(n) = cell.max_length {
-        push("--max-length", n.to_string());
-    }
-    if let Some(n) = cell.validation_from_train {
-        push("--validation-from-train", n.to_string());
-    }
-    if let Some(v) = s.weight_lr {
-        push("--weight-lr", v.to_string());
-    }
-    if let Some(v) = s.arch_lr {
-        push("--arch-lr", v.to_string());
-    }
-    if let Some(v) = s.selection_start_epoch {
-        push("--selection-start-epoch", v.to_string());
-    }
-    if let Some(v) = s.max_selection_steps {
-        push("--max-selection-steps", v.to_string());
-    }
-    if let Some(v) = s.trigger_threshold {
-        push("--trigger-threshold", v.to_string());
-    }
-    if no_early_selection {
-        args.push("--no-early-selection".into());
-    }
-    args.push("--quiet".into());
-    args.push("--force".into());
-    args
+/// The search (or a baseline's sizing) of `cell`, on the experiment's backend.
+pub fn search(cell: &Cell, backend: &BackendArgs) -> anyhow::Result<Searched> {
+    with_backend(backend, Search { cell })
+        .with_context(|| format!("the search failed ({})", cell.id()))
 }
 
-fn backend_name(backend: &BackendArgs) -> String {
-    backend
-        .backend
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_else(|| "flex".into())
+struct Search<'a> {
+    cell: &'a Cell,
 }
 
-/// Runs the search of `cell` into `out` and reads its configuration back.
-pub fn search(cell: &Cell, out: &Path, backend: &BackendArgs) -> anyhow::Result<Searched> {
-    let exe = std::env::current_exe().context("cannot find the bipeft binary to run the search")?;
-    let started = Instant::now();
-    let mut command = Command::new(&exe);
-    command.args(search_args(cell, out, backend));
-    dies_with_parent(&mut command);
-    let output = command
-        .output()
-        .with_context(|| format!("cannot run {}", exe.display()))?;
-    let seconds = started.elapsed().as_secs_f64();
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!(
-            "the search failed ({}): {}",
-            output.status,
-            failure_line(&stderr)
-        );
+impl BackendRun for Search<'_> {
+    type Output = Searched;
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Searched> {
+        let cell = self.cell;
+        let started = Instant::now();
+        let backbone = Backbone::load(&cell.model_path)
+            .with_context(|| format!("reading the model in {}", cell.model_path.display()))?;
+        let result: SearchResult = if cell.method.is_baseline() {
+            let space = bipeft_core::space::SpaceDef::resolve(&cell.search.space)?;
+            size_baseline(&backbone, &space, cell.method, cell.budget, &cell.task, cell.seed)?
+        } else {
+            let source = TaskSource::Benchmark(Benchmark::from_name(&cell.task)?);
+            let data = load_task(&source, &cell.data).with_context(|| {
+                format!("reading task {} from {}", cell.task, cell.data.display())
+            })?;
+            let mut session =
+                SearchSession::<Autodiff<B>>::new(cell.search_spec(backbone, data)?, device)?;
+            while !block_on(session.step())?.finished {}
+            block_on(session.finish())?
+        };
+        Ok(Searched {
+            seconds: started.elapsed().as_secs_f64(),
+            notes: result
+                .trace
+                .notes
+                .iter()
+                .map(|n| format!("search: {n}"))
+                .collect(),
+            peft: result.config,
+        })
     }
-    let peft_config_path = out.join("peft_config.json");
-    let peft = PeftConfig::load(&peft_config_path)
-        .with_context(|| format!("reading {}", peft_config_path.display()))?;
-    let notes = search_notes(&out.join("search_trace.json"));
-    Ok(Searched {
-        peft,
-        seconds,
-        notes,
-    })
-}
-
-/// A search child outlives a killed experiment otherwise (SIGKILL reaches
-/// only the parent): on Linux the kernel kills it when its parent dies.
-#[cfg(target_os = "linux")]
-fn dies_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and calls only
-    // prctl, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn dies_with_parent(_command: &mut Command) {}
-
-/// What a failed search said: its `error:` line, or where it panicked and
-/// why (a panic's last line is only the backtrace hint), else its last line.
-fn failure_line(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let Some(at) = lines
-        .iter()
-        .rposition(|l| l.starts_with("error") || l.contains("panicked at"))
-    else {
-        return lines.last().unwrap_or(&"no message").to_string();
-    };
-    match lines.get(at + 1) {
-        Some(why) if lines[at].contains("panicked at") => format!("{} {why}", lines[at]),
-        _ => lines[at].to_string(),
-    }
-}
-
-/// The trace's notes (how the early selection ended, the trim to the budget
-/// and the refill after it), if it has any.
-fn search_notes(trace: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(trace) else {
-        return Vec::new();
-    };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    value["notes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n.as_str().map(|s| format!("search: {s}")))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::backend::BackendKind;
-    use bipeft_core::experiment::{Plan, PlanFormat};
+    use bipeft_core::experiment::{Method, Plan, PlanFormat};
+    use bipeft_core::search::SearchMode;
+    use std::path::Path;
 
+    /// A cell's search settings reach the session's spec: the plan's where
+    /// it sets them, `bipeft search`'s defaults where it does not.
     #[test]
-    fn a_failed_search_is_named_by_its_error_or_its_panic() {
-        let panic = "\nthread 'main' panicked at core/src/x.rs:3:5:\nindex out of bounds\n\
-                     note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(
-            failure_line(panic),
-            "thread 'main' panicked at core/src/x.rs:3:5: index out of bounds"
-        );
-        assert_eq!(
-            failure_line("progress\nerror: --budget `150%`: give …\n"),
-            "error: --budget `150%`: give …"
-        );
-        assert_eq!(failure_line("last words\n"), "last words");
-        assert_eq!(failure_line(""), "no message");
-    }
-
-    #[test]
-    fn search_arguments_follow_the_cell() {
+    fn a_cell_searches_with_its_plan_settings() {
         let text = r#"
 budgets = ["0.5%"]
 methods = ["no_early_selection", "bitfit"]
@@ -244,21 +129,30 @@ selection_start_epoch = 0
         let cells = Plan::parse(text, PlanFormat::Toml, "p.toml", Path::new("/"))
             .unwrap()
             .cells();
-        let backend = BackendArgs {
-            backend: BackendKind::Flex,
-            device: "cpu".into(),
-        };
-        let args = search_args(&cells[0], Path::new("/w/search"), &backend).join(" ");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/web/tiny-bert");
+        let backbone = bipeft_core::train::model::Backbone::load(&dir).unwrap();
+        let rte = "index\tsentence1\tsentence2\tlabel\n0\tA cat.\tAn animal.\tentailment\n";
+        let data = bipeft_core::data::TaskData::from_files(
+            &bipeft_core::data::TaskSource::Benchmark(bipeft_core::data::Benchmark::Rte),
+            vec![(
+                bipeft_core::data::Part::Train,
+                "train.tsv".into(),
+                rte.as_bytes().to_vec(),
+            )],
+        )
+        .unwrap();
+        let spec = cells[0].search_spec(backbone, data).unwrap();
+        assert_eq!(spec.method, Method::NoEarlySelection);
         assert_eq!(
-            args,
-            "search --model /models/m --task rte --data /data/RTE --budget 0.5% --space lora \
-             --epochs 1 --seed 3 --batch-size 32 --mode bipeft --out /w/search --backend flex \
-             --device cpu --max-length 48 --validation-from-train 100 --selection-start-epoch 0 --no-early-selection --quiet --force"
+            spec.method.search_variant().map(|v| (v.mode, v.early_selection)),
+            Some((SearchMode::Iterative, false))
         );
-        let args = search_args(&cells[1], Path::new("/w"), &backend).join(" ");
-        assert!(
-            args.contains("--mode bitfit") && !args.contains("--no-early-selection"),
-            "{args}"
-        );
+        assert_eq!((spec.options.epochs, spec.options.seed), (1, 3));
+        assert_eq!(spec.max_length, Some(48));
+        assert_eq!(spec.split.validation_from_train, Some(100));
+        assert_eq!(spec.space.name, "lora");
+        let selection = spec.options.selection.unwrap();
+        assert_eq!((selection.start_epoch, selection.trigger_threshold), (Some(0), 0.85));
+        assert_eq!(spec.options.weight_lr, 3e-4);
     }
 }
