@@ -161,9 +161,15 @@ mod tests {
     #[test]
     fn search_variants() {
         let v = Method::NoEarlySelection.search_variant().unwrap();
-        assert_eq!((v.mode, v.sampling, v.early_selection), (SearchMode::Iterative, Sampling::Gumbel, false));
+        assert_eq!(
+            (v.mode, v.sampling, v.early_selection),
+            (SearchMode::Iterative, Sampling::Gumbel, false)
+        );
         let v = Method::NoGumbel.search_variant().unwrap();
-        assert_eq!((v.mode, v.sampling, v.early_selection), (SearchMode::Iterative, Sampling::Softmax, true));
+        assert_eq!(
+            (v.mode, v.sampling, v.early_selection),
+            (SearchMode::Iterative, Sampling::Softmax, true)
+        );
         let v = Method::DimThenBinary.search_variant().unwrap();
         assert_eq!(v.mode, SearchMode::DimThenBinary);
         assert_eq!(Method::Bitfit.search_variant(), None);

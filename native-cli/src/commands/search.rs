@@ -472,7 +472,10 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
             seconds,
         };
         let checkpoint = block_on(session.checkpoint(&driver))?;
-        Ok(write_atomic(&job.out.join(CHECKPOINT), &checkpoint.to_bytes()?)?)
+        Ok(write_atomic(
+            &job.out.join(CHECKPOINT),
+            &checkpoint.to_bytes()?,
+        )?)
     };
     loop {
         let step = block_on(session.step())?;
@@ -529,7 +532,14 @@ fn write_baseline(
     space: &SpaceDef,
     started: Instant,
 ) -> anyhow::Result<()> {
-    let result = size_baseline(backbone, space, method, job.budget, &job.task, job.args.seed)?;
+    let result = size_baseline(
+        backbone,
+        space,
+        method,
+        job.budget,
+        &job.task,
+        job.args.seed,
+    )?;
     let mut trace = result.trace;
     trace.seconds = Some(started.elapsed().as_secs_f64());
     write_json_atomic(&job.out.join("search_trace.json"), &trace)?;

@@ -75,7 +75,14 @@ impl BackendRun for Search<'_> {
             .with_context(|| format!("reading the model in {}", cell.model_path.display()))?;
         let result: SearchResult = if cell.method.is_baseline() {
             let space = bipeft_core::space::SpaceDef::resolve(&cell.search.space)?;
-            size_baseline(&backbone, &space, cell.method, cell.budget, &cell.task, cell.seed)?
+            size_baseline(
+                &backbone,
+                &space,
+                cell.method,
+                cell.budget,
+                &cell.task,
+                cell.seed,
+            )?
         } else {
             let source = TaskSource::Benchmark(Benchmark::from_name(&cell.task)?);
             let data = load_task(&source, &cell.data).with_context(|| {
@@ -144,7 +151,9 @@ selection_start_epoch = 0
         let spec = cells[0].search_spec(backbone, data).unwrap();
         assert_eq!(spec.method, Method::NoEarlySelection);
         assert_eq!(
-            spec.method.search_variant().map(|v| (v.mode, v.early_selection)),
+            spec.method
+                .search_variant()
+                .map(|v| (v.mode, v.early_selection)),
             Some((SearchMode::Iterative, false))
         );
         assert_eq!((spec.options.epochs, spec.options.seed), (1, 3));
@@ -152,7 +161,10 @@ selection_start_epoch = 0
         assert_eq!(spec.split.validation_from_train, Some(100));
         assert_eq!(spec.space.name, "lora");
         let selection = spec.options.selection.unwrap();
-        assert_eq!((selection.start_epoch, selection.trigger_threshold), (Some(0), 0.85));
+        assert_eq!(
+            (selection.start_epoch, selection.trigger_threshold),
+            (Some(0), 0.85)
+        );
         assert_eq!(spec.options.weight_lr, 3e-4);
     }
 }
