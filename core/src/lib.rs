@@ -5,6 +5,7 @@ pub mod backbone;
 pub mod baseline;
 pub mod data;
 pub mod error;
+pub mod inspect;
 pub mod experiment;
 pub mod kernels;
 pub mod export;

@@ -3,7 +3,6 @@
 //! JSON for the page and its errors into JavaScript exceptions.
 
 pub mod inspect;
-pub mod naming;
 pub mod search;
 
 use wasm_bindgen::prelude::*;

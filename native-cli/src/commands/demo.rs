@@ -133,7 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::from_str(&std::fs::read_to_string(trained_dir.join("metrics.json"))?)?;
     print!(
         "{}",
-        inspect::Summary::new(&config, Some(metrics)).to_text()
+        inspect::Summary::new(&config, Some(metrics))?.to_text()
     );
     println!(
         "\nNext: `bipeft inspect {0}`, `bipeft export --trained {0} --format peft --out ADAPTER_DIR`.",

@@ -4,6 +4,8 @@
 //! result's scores (`metrics.json` beside it) are shown too.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use bipeft_core::inspect::split_at_layer;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -48,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => Some(read_json(&path)?),
         None => None,
     };
-    let summary = Summary::new(&config, scores);
+    let summary = Summary::new(&config, scores)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -109,14 +111,6 @@ pub struct Summary {
     pub metrics: Option<serde_json::Value>,
 }
 
-/// `encoder.layer.3.attention.self.query` → (`encoder.layer`, 3, `attention.self.query`).
-fn split_name(name: &str) -> Option<(String, usize, String)> {
-    let parts: Vec<&str> = name.split('.').collect();
-    let i = parts.iter().position(|p| p.parse::<usize>().is_ok())?;
-    let layer = parts[i].parse().ok()?;
-    Some((parts[..i].join("."), layer, parts[i + 1..].join(".")))
-}
-
 fn share(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -126,16 +120,21 @@ fn share(part: u64, whole: u64) -> f64 {
 }
 
 impl Summary {
-    pub fn new(config: &PeftConfig, metrics: Option<serde_json::Value>) -> Self {
+    /// The table of core's [`bipeft_core::inspect::Inspection`] of `config`:
+    /// its kept slots by stack and layer, its kinds with what they hold.
+    pub fn new(config: &PeftConfig, metrics: Option<serde_json::Value>) -> anyhow::Result<Self> {
+        let view = bipeft_core::inspect::inspect(config)?;
         let backbone = config.backbone.backbone_params;
-        let mut per_kind: BTreeMap<Kind, (usize, u64)> = BTreeMap::new();
+        let budget = config.budget_params;
         let mut stacks: BTreeMap<String, Vec<Vec<Cell>>> = BTreeMap::new();
         let mut other = Vec::new();
-        for m in &config.modules {
-            let entry = per_kind.entry(m.kind).or_default();
-            entry.0 += 1;
-            entry.1 += m.params;
-            match split_name(&m.name) {
+        for slot in view.slots.iter().filter(|s| s.on) {
+            let cell = |position: String| Cell {
+                kind: slot.kind,
+                position,
+                rank: slot.rank,
+            };
+            match split_at_layer(&slot.name) {
                 Some((stack, layer, position)) => {
                     let layers = if stack.contains("decoder") {
                         config.backbone.decoder_layers
@@ -148,21 +147,25 @@ impl Summary {
                     if rows.len() <= layer {
                         rows.resize_with(layer + 1, Vec::new);
                     }
-                    rows[layer].push(Cell {
-                        kind: m.kind,
-                        position,
-                        rank: m.rank,
-                    });
+                    rows[layer].push(cell(position));
                 }
-                None => other.push(Cell {
-                    kind: m.kind,
-                    position: m.name.clone(),
-                    rank: m.rank,
-                }),
+                None => other.push(cell(slot.name.clone())),
             }
         }
-        let budget = config.budget_params;
-        Summary {
+        let mut kinds: Vec<KindLine> = view
+            .kinds
+            .iter()
+            .filter(|k| k.kept > 0 || k.params > 0)
+            .map(|k| KindLine {
+                kind: k.kind,
+                modules: k.kept,
+                params: k.params,
+                share_of_budget: share(k.params, budget),
+                share_of_backbone: share(k.params, backbone),
+            })
+            .collect();
+        kinds.sort_by_key(|k| k.kind);
+        Ok(Summary {
             model_type: config.backbone.model_type.clone(),
             space: config.space.name.clone(),
             budget_params: budget,
@@ -170,16 +173,7 @@ impl Summary {
             backbone_params: backbone,
             share_of_budget: share(config.trainable_params, budget),
             share_of_backbone: share(config.trainable_params, backbone),
-            kinds: per_kind
-                .into_iter()
-                .map(|(kind, (modules, params))| KindLine {
-                    kind,
-                    modules,
-                    params,
-                    share_of_budget: share(params, budget),
-                    share_of_backbone: share(params, backbone),
-                })
-                .collect(),
+            kinds,
             stacks: stacks
                 .into_iter()
                 .map(|(stack, modules)| Stack {
@@ -191,7 +185,7 @@ impl Summary {
             other,
             shared_params: config.shared.iter().map(|p| p.params).sum(),
             metrics,
-        }
+        })
     }
 
     pub fn to_text(&self) -> String {
@@ -271,8 +265,8 @@ impl Summary {
         if self.shared_params > 0 {
             let _ = writeln!(
                 t,
-                "{:<18} {:>7} {:>12}",
-                "shared (prefix)", "", self.shared_params
+                "(of which {} parameters are shared by several modules: the prefix trunk)",
+                self.shared_params
             );
         }
         let _ = writeln!(
@@ -301,23 +295,5 @@ impl Summary {
             let _ = writeln!(t, "test:       {}", scores("test"));
         }
         t
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_split_at_the_layer() {
-        assert_eq!(
-            split_name("encoder.layer.3.attention.self.query"),
-            Some(("encoder.layer".into(), 3, "attention.self.query".into()))
-        );
-        assert_eq!(
-            split_name("decoder.block.0.layer.1.EncDecAttention"),
-            Some(("decoder.block".into(), 0, "layer.1.EncDecAttention".into()))
-        );
-        assert_eq!(split_name("embeddings.LayerNorm"), None);
     }
 }

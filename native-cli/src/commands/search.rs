@@ -558,33 +558,13 @@ fn print_summary(peft: &PeftConfig, trace: &SearchTrace, out: &Path) {
         trace.seconds.unwrap_or(0.0),
         if trace.stopped_early { ", stopped early" } else { "" }
     );
-    let mut per_kind: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
-    let mut per_layer: std::collections::BTreeMap<String, usize> = Default::default();
-    for m in &peft.modules {
-        let e = per_kind.entry(m.kind.to_string()).or_default();
-        e.0 += 1;
-        e.1 += m.params;
-        *per_layer.entry(layer_of(&m.name)).or_default() += 1;
-    }
-    println!("per kind:");
-    for (kind, (n, params)) in &per_kind {
-        println!("  {kind:<18} {n:>4} modules {params:>10} parameters");
-    }
-    println!("per layer:");
-    for (layer, n) in &per_layer {
-        println!("  {layer:<30} {n:>4} modules");
+    // The same table as `bipeft inspect RUN_DIR`.
+    match crate::commands::inspect::Summary::new(peft, None) {
+        Ok(summary) => print!("{}", summary.to_text()),
+        Err(e) => println!("(no table: {e})"),
     }
     for note in &trace.notes {
         println!("note: {note}");
     }
     println!("wrote {}", out.join("peft_config.json").display());
-}
-
-/// `encoder.layer.3.attention.self.query` → `encoder.layer.3`.
-fn layer_of(name: &str) -> String {
-    let parts: Vec<&str> = name.split('.').collect();
-    match parts.iter().position(|p| p.parse::<usize>().is_ok()) {
-        Some(i) => parts[..=i].join("."),
-        None => name.to_string(),
-    }
 }

@@ -8,11 +8,11 @@
 //! checkpoint's key prefix (`bert.`, `roberta.` or none), which every kept
 //! module's name carries.
 
-use bipeft_core::backbone::t5::T5Config;
-use bipeft_core::backbone::{bert, t5, Site};
-use bipeft_core::peft_config::ChosenModule;
-use bipeft_core::space::{BackboneShape, Family};
-use bipeft_core::{Error, Result};
+use crate::backbone::t5::T5Config;
+use crate::backbone::{bert, t5, Site};
+use crate::error::{Error, Result};
+use crate::peft_config::ChosenModule;
+use crate::space::{BackboneShape, Family};
 
 /// Where a BERT-family module path leaves the checkpoint's prefix.
 const ENCODER_ROOTS: [&str; 2] = ["encoder.layer.", "embeddings."];
