@@ -11,6 +11,12 @@
 //! Each (backend, step) pair runs in its own child process, so that its peak
 //! resident memory (`VmHWM` of `/proc/self/status`) is its own; the time is
 //! the median of `--steps` steps after `--warmup`, each ended by a device sync.
+//!
+//! With `--peer PYTHON`, PyTorch + `peft`'s LoRA step on the same model runs
+//! in the same bench, alternating with ours for `--rounds` rounds, and the
+//! ratios and achieved GFLOP/s are printed ([`peer`]).
+
+mod peer;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,8 +39,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use futures_lite::future::block_on;
 use serde::{Deserialize, Serialize};
 
-use bipeft_core::train::atomic::write_json_atomic;
 use crate::backend::{with_backend, BackendArgs, BackendKind, BackendRun};
+use bipeft_core::train::atomic::write_json_atomic;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,6 +66,20 @@ pub struct Args {
     /// Write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// A Python with torch, transformers and peft: also measure PyTorch +
+    /// peft's LoRA step on the same model, batch and threads, alternating
+    /// with ours, and print the ratios (opt-in).
+    #[arg(long, value_name = "PYTHON")]
+    pub peer: Option<PathBuf>,
+    /// With --peer: how many times to alternate ours and the peer's.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
+    /// With --peer: the peer's threads (default: the cores this process may use, as burn's).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// With --peer: the machine's peak f32 GFLOP/s (default: estimated from /proc/cpuinfo).
+    #[arg(long)]
+    pub peak_gflops: Option<f64>,
     /// Internal: measure one `backend:kind` in this process and print its JSON.
     #[arg(long, hide = true)]
     pub one: Option<String>,
@@ -116,31 +136,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let exe = std::env::current_exe().context("cannot find the bipeft executable")?;
+    let rounds = if args.peer.is_some() {
+        args.rounds.max(1)
+    } else {
+        1
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut all = Vec::new();
-    for &backend in &args.backends {
-        for &kind in &args.kinds {
-            let name = format!("{}:{}", backend_name(backend), kind_name(kind));
-            eprintln!("measuring {name} ...");
-            let output = Command::new(&exe)
-                .arg("bench")
-                .arg("--model")
-                .arg(&args.model)
-                .args(["--one", &name])
-                .args(["--steps", &args.steps.to_string()])
-                .args(["--warmup", &args.warmup.to_string()])
-                .args(["--batch", &args.batch.to_string()])
-                .args(["--seq-len", &args.seq_len.to_string()])
-                .output()
-                .context("cannot run the measuring process")?;
-            if !output.status.success() {
-                bail!(
-                    "measuring {name} failed: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                );
+    let mut peers = Vec::new();
+    for round in 1..=rounds {
+        for &backend in &args.backends {
+            for &kind in &args.kinds {
+                all.push(measure_child(&exe, &args, backend, kind, round, rounds)?);
             }
-            let figures: Figures = serde_json::from_slice(&output.stdout)
-                .with_context(|| format!("measuring {name}: unreadable result"))?;
-            all.push(figures);
+        }
+        if let Some(python) = &args.peer {
+            eprintln!("measuring pytorch:lora (round {round} of {rounds}) ...");
+            let shape = peer::StepShape {
+                batch: args.batch,
+                seq_len: args.seq_len,
+                steps: args.steps,
+                warmup: args.warmup,
+                threads,
+            };
+            peers.push(peer::measure(python, &args.model, &shape)?);
         }
     }
     println!(
@@ -173,9 +194,122 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             parts.join(", ")
         );
     }
+    if !peers.is_empty() {
+        compare(&args, &all, &peers, threads)?;
+    }
     if let Some(path) = &args.json {
-        write_json_atomic(path, &all)?;
+        let json = serde_json::json!({ "bipeft": all, "peer": peers });
+        write_json_atomic(path, &json)?;
         println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Measures one (backend, step) in a child process of this binary.
+fn measure_child(
+    exe: &std::path::Path,
+    args: &Args,
+    backend: BackendKind,
+    kind: StepKind,
+    round: usize,
+    rounds: usize,
+) -> anyhow::Result<Figures> {
+    let name = format!("{}:{}", backend_name(backend), kind_name(kind));
+    if rounds > 1 {
+        eprintln!("measuring {name} (round {round} of {rounds}) ...");
+    } else {
+        eprintln!("measuring {name} ...");
+    }
+    let output = Command::new(exe)
+        .arg("bench")
+        .arg("--model")
+        .arg(&args.model)
+        .args(["--one", &name])
+        .args(["--steps", &args.steps.to_string()])
+        .args(["--warmup", &args.warmup.to_string()])
+        .args(["--batch", &args.batch.to_string()])
+        .args(["--seq-len", &args.seq_len.to_string()])
+        .output()
+        .context("cannot run the measuring process")?;
+    if !output.status.success() {
+        bail!(
+            "measuring {name} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("measuring {name}: unreadable result"))
+}
+
+/// Ours against the peer's LoRA step: the ratio of each of our medians to
+/// the peer's median of the same round, memory likewise, and the GFLOP/s
+/// each achieves against the machine's peak.
+fn compare(
+    args: &Args,
+    ours: &[Figures],
+    peers: &[peer::PeerFigures],
+    threads: usize,
+) -> anyhow::Result<()> {
+    let files = ModelFiles::from_dir(&args.model)?;
+    let shape = BackboneConfig::from_json(&files.config_json)?.shape();
+    let flops = peer::lora_step_flops(&shape, args.batch, args.seq_len);
+    let peak = match args.peak_gflops {
+        Some(p) => Some((p, "--peak-gflops".to_string())),
+        None => peer::machine_peak_gflops(threads),
+    };
+    println!();
+    println!(
+        "against {} ({} threads): one LoRA step is {:.3} GFLOP (forward + input-gradient backward of the \
+         six linears and the attention products; a search step is two such passes through the supernet)",
+        peers[0].backend,
+        peers[0].threads,
+        flops / 1e9
+    );
+    if let Some((p, how)) = &peak {
+        println!("machine peak: {p:.0} GFLOP/s ({how})");
+    }
+    let per_round = ours.len() / peers.len();
+    println!(
+        "{:<6} {:<8} {:<7} {:>10} {:>10} {:>8} {:>9} {:>9}",
+        "round", "backend", "step", "median ms", "peer ms", "× peer", "memory ×", "GFLOP/s"
+    );
+    for (round, (chunk, p)) in ours.chunks(per_round).zip(peers).enumerate() {
+        let gflops = |ms: f64, passes: f64| passes * flops / 1e9 / (ms / 1e3);
+        for f in chunk {
+            let passes = if f.step == StepKind::Search { 2.0 } else { 1.0 };
+            println!(
+                "{:<6} {:<8} {:<7} {:>10.0} {:>10.0} {:>8.2} {:>9.2} {:>9.1}",
+                round + 1,
+                f.backend,
+                kind_name(f.step),
+                f.median_ms,
+                p.median_ms,
+                f.median_ms / p.median_ms,
+                f.peak_rss_mb / p.peak_rss_mb,
+                gflops(f.median_ms, passes)
+            );
+        }
+        println!(
+            "{:<6} {:<8} {:<7} {:>10.0} {:>10} {:>8} {:>9} {:>9.1}",
+            round + 1,
+            "pytorch",
+            "lora",
+            p.median_ms,
+            "",
+            "",
+            "",
+            gflops(p.median_ms, 1.0)
+        );
+    }
+    if let Some((p, _)) = peak {
+        let best = peers
+            .iter()
+            .map(|f| f.median_ms)
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "PyTorch's best round reaches {:.0}% of the peak",
+            100.0 * flops / 1e9 / (best / 1e3) / p
+        );
     }
     Ok(())
 }
@@ -396,9 +530,11 @@ fn synthetic_batch<B: Backend>(
             .wrapping_add(1_442_695_040_888_963_407);
         ((state >> 33) as usize) % bound.max(1)
     };
-    // Ids above the special tokens (the first 1000 of BERT vocabularies).
+    // Ids above the special tokens (the first 1000 of BERT vocabularies; the
+    // first half of a tiny one).
+    let first = 1000.min(vocab / 2);
     let ids: Vec<i64> = (0..batch * seq_len)
-        .map(|_| (1000 + next(vocab.saturating_sub(1000))) as i64)
+        .map(|_| (first + next(vocab - first)) as i64)
         .collect();
     let labels: Vec<i64> = (0..batch).map(|_| next(2) as i64).collect();
     let int2 = |values: Vec<i64>| {
