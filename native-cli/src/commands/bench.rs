@@ -40,7 +40,6 @@ use futures_lite::future::block_on;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{with_backend, BackendArgs, BackendKind, BackendRun};
-use bipeft_core::train::atomic::write_json_atomic;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -63,9 +62,10 @@ pub struct Args {
     pub batch: usize,
     #[arg(long, default_value_t = 64)]
     pub seq_len: usize,
-    /// Write the figures as JSON here.
+    /// Print the figures as JSON on stdout (`{bipeft: [...], peer: [...]}`)
+    /// instead of the tables; progress stays on stderr.
     #[arg(long)]
-    pub json: Option<PathBuf>,
+    pub json: bool,
     /// A Python with torch, transformers and peft: also measure PyTorch +
     /// peft's LoRA step on the same model, batch and threads, alternating
     /// with ours, and print the ratios (opt-in).
@@ -164,11 +164,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             peers.push(peer::measure(python, &args.model, &shape)?);
         }
     }
+    if args.json {
+        let json = serde_json::json!({ "bipeft": all, "peer": peers });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    print_tables(&all);
+    if !peers.is_empty() {
+        compare(&args, &all, &peers, threads)?;
+    }
+    Ok(())
+}
+
+fn print_tables(all: &[Figures]) {
     println!(
         "{:<8} {:<7} {:>10} {:>10} {:>10} {:>12} {:>12}",
         "backend", "step", "median ms", "min ms", "max ms", "peak RSS MB", "trainable"
     );
-    for f in &all {
+    for f in all {
         println!(
             "{:<8} {:<7} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>12}",
             f.backend,
@@ -181,7 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!("where the time goes (median ms per section):");
-    for f in &all {
+    for f in all {
         let parts: Vec<String> = f
             .sections
             .iter()
@@ -194,15 +207,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             parts.join(", ")
         );
     }
-    if !peers.is_empty() {
-        compare(&args, &all, &peers, threads)?;
-    }
-    if let Some(path) = &args.json {
-        let json = serde_json::json!({ "bipeft": all, "peer": peers });
-        write_json_atomic(path, &json)?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
 }
 
 /// Measures one (backend, step) in a child process of this binary.

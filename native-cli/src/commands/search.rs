@@ -32,6 +32,9 @@ use futures_lite::future::block_on;
 use crate::backend::{with_backend, BackendRun};
 use job::{check_out_dir, resolve, Driver, Job, CHECKPOINT};
 
+/// Weight steps between checkpoints unless `--checkpoint-every` says otherwise.
+const DEFAULT_CHECKPOINT_EVERY: usize = 50;
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let job = resolve(args)?;
     let backend = job.args.backend.clone();
@@ -156,7 +159,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
         progress.message(&format!("note: {note}"));
     }
     progress.phase_from("search", session.total_steps(), session.progress().step);
-    let every = args.checkpoint_every.unwrap_or(0);
+    let every = args.checkpoint_every.unwrap_or(DEFAULT_CHECKPOINT_EVERY);
     let save = |session: &SearchSession<B>, seconds: f64| -> anyhow::Result<()> {
         let driver = Driver {
             argv: job.argv.clone(),

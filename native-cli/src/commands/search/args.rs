@@ -109,7 +109,7 @@ pub struct Args {
     /// with the options it was started with.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "task", "data", "budget", "out"])]
     pub resume: Option<PathBuf>,
-    /// Save a checkpoint every N steps (0: only at the end).
+    /// Save a checkpoint every N steps, so that a killed search can `--resume` [default: 50; 0: only at the end].
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<usize>,
     /// Maximum search epochs (the search may stop early).
