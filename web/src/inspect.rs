@@ -3,7 +3,7 @@
 //! inspect` renders too), and a `search_trace.json` turned into the steps the
 //! page replays.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 pub use bipeft_core::inspect::{
     catalogue_of, inspect_config, lay_out_space, preview_space, Inspection, KindView, SlotView,

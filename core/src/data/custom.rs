@@ -5,24 +5,30 @@
 //! CSV and TSV files need a header line and may quote fields the usual way
 //! (`"a, b"`, `""` for a quote), as spreadsheet tools and pandas write them.
 
+use serde::{Deserialize, Serialize};
+
 use crate::data::task::{FileFormat, LabelSpace, Protocol, TaskInfo};
 use crate::data::{DataError, Example, Label, Text};
 use crate::metrics::Metric;
 
-/// Whether the user's labels are classes or numbers.
-#[derive(Debug, Clone, PartialEq)]
+/// Whether the user's labels are classes or numbers. In JSON (a trained
+/// result's `trained.json`): `{"type": "classification", "labels": [..]}` or
+/// `{"type": "regression"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum CustomKind {
     /// Classes; `labels` fixes their order (index 0 first). Without it the
     /// distinct values of the training file are used, sorted (as numbers when
     /// every value is an integer).
     Classification {
+        #[serde(default)]
         labels: Option<Vec<String>>,
     },
     Regression,
 }
 
 /// How to read a user's task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomTask {
     /// Name on reports; also the T5 prefix.
     pub name: String,
@@ -76,6 +82,21 @@ impl CustomTask {
             }
         }
         Ok(())
+    }
+
+    /// This task with its classes fixed to those of `labels` (the ones a
+    /// model was trained with), so that a class index means the same in any
+    /// file read later, even one that lacks a class. Regression is unchanged.
+    pub fn with_classes(&self, labels: &LabelSpace) -> CustomTask {
+        let mut task = self.clone();
+        if let (CustomKind::Classification { .. }, LabelSpace::Classes(names)) =
+            (&self.kind, labels)
+        {
+            task.kind = CustomKind::Classification {
+                labels: Some(names.clone()),
+            };
+        }
+        task
     }
 
     /// The task as the rest of bipeft sees it, once its class names are known.
@@ -361,6 +382,33 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "dev.jsonl:1: no field \"body\" (fields: title)"
+        );
+    }
+
+    #[test]
+    fn a_trained_task_keeps_its_classes_in_json() {
+        let t = task(CustomKind::Classification { labels: None });
+        let fixed = t.with_classes(&LabelSpace::Classes(vec!["2".into(), "10".into()]));
+        let json = serde_json::to_value(&fixed).unwrap();
+        assert_eq!(
+            json["kind"],
+            serde_json::json!({"type": "classification", "labels": ["2", "10"]})
+        );
+        let back: CustomTask = serde_json::from_value(json).unwrap();
+        assert_eq!(back, fixed);
+        // A later file without class "2" keeps "10" at index 1.
+        let rows = back
+            .read_rows(FileFormat::Csv, "later.csv", "title,body,stars\na,b,10\n")
+            .unwrap();
+        let names = back.class_names(&rows).unwrap();
+        let examples = back.examples("later.csv", rows, &names).unwrap();
+        assert_eq!(examples[0].label, Label::Class(1));
+
+        let r = task(CustomKind::Regression);
+        assert_eq!(r.with_classes(&LabelSpace::Regression), r);
+        assert_eq!(
+            serde_json::to_value(&r.kind).unwrap(),
+            serde_json::json!({"type": "regression"})
         );
     }
 

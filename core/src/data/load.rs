@@ -39,6 +39,17 @@ pub struct PartData {
     /// SHA-256 of the file's bytes, hex: part of the tokenised-data cache key.
     pub sha256: String,
     pub examples: Vec<Example>,
+    /// The line of the file each example was read from (1-based, in the
+    /// order of `examples`), so predictions can be joined back to the file;
+    /// empty where the reader keeps no lines (the built-in tasks).
+    pub lines: Vec<usize>,
+}
+
+impl PartData {
+    /// The line of the file example `index` was read from, where known.
+    pub fn line(&self, index: usize) -> Option<usize> {
+        self.lines.get(index).copied()
+    }
 }
 
 /// A task's examples, by part.
@@ -81,6 +92,7 @@ impl TaskData {
                             file,
                             sha256,
                             examples,
+                            lines: Vec::new(),
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -137,12 +149,14 @@ fn custom_task_data(
     let parts = read
         .into_iter()
         .map(|(part, file, sha256, rows)| {
+            let lines = rows.iter().map(|row| row.line).collect();
             let examples = task.examples(&file, rows, &class_names)?;
             Ok(PartData {
                 part,
                 file,
                 sha256,
                 examples,
+                lines,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -273,4 +287,28 @@ fn custom_files(dir: &Path) -> Result<Vec<(Part, PathBuf)>> {
 fn read_file(path: &Path) -> Result<(String, Vec<u8>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok((path.display().to_string(), bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::CustomKind;
+
+    #[test]
+    fn custom_examples_keep_the_line_they_start_on() {
+        let source = TaskSource::Custom(CustomTask {
+            name: "reviews".into(),
+            text_columns: vec!["text".into()],
+            label_column: "label".into(),
+            kind: CustomKind::Classification { labels: None },
+            max_length: 32,
+        });
+        let csv = "text,label\n\"two\nlines\",pos\nshort,neg\n";
+        let files = vec![(Part::Train, "train.csv".into(), csv.as_bytes().to_vec())];
+        let data = TaskData::from_files(&source, files).unwrap();
+        let part = data.part(Part::Train).unwrap();
+        assert_eq!(part.lines, vec![2, 4]);
+        assert_eq!(part.line(1), Some(4));
+        assert_eq!(part.line(2), None);
+    }
 }

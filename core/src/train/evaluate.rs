@@ -49,6 +49,13 @@ fn generation_length(task: &PreparedTask) -> usize {
 pub struct PredictionRecord {
     /// Position in the split.
     pub index: usize,
+    /// The file the example was read from and its line there (1-based; a
+    /// CSV's header is line 1), to join predictions back to the input.
+    /// Absent for the built-in tasks, whose readers keep no lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     /// The head's outputs (per candidate margin for ReCoRD); `null` for T5.
     pub logits: Option<Vec<f32>>,
     /// Class index, score, or answer text; `null` when T5 generated no label.
@@ -136,8 +143,11 @@ pub fn evaluate_split<B: Backend>(
             }
             None => head_prediction(&info.labels, &mut outputs[index], &example.candidates)?,
         };
+        let (file, line) = source_line(task, reference);
         predictions.push(PredictionRecord {
             index,
+            file,
+            line,
             logits,
             prediction: prediction_json(&prediction),
             label: label_json(&example.label),
@@ -153,6 +163,15 @@ pub fn evaluate_split<B: Backend>(
         scores: score(info, &outcomes)?,
         predictions,
     })
+}
+
+/// The file and line `reference` was read from, where its reader kept lines.
+fn source_line(task: &PreparedTask, reference: ExampleRef) -> (Option<String>, Option<usize>) {
+    let part = task.data.part(reference.part);
+    match part.and_then(|p| p.line(reference.index)) {
+        Some(line) => (part.map(|p| p.file.clone()), Some(line)),
+        None => (None, None),
+    }
 }
 
 /// The prediction of an encoder's head from an example's item outputs.

@@ -32,8 +32,8 @@ use super::model::{Backbone, RetrainModel, Trainable};
 use super::settings::TrainSettings;
 use super::task::PreparedTask;
 use super::trained::{
-    head_outputs, trainable_bytes, Trained, TrainedManifest, CHECKPOINT_FILE, CONFIG_FILE,
-    MANIFEST_FILE, METRICS_FILE, TRAINED_FORMAT, WEIGHTS_FILE,
+    custom_definition, head_outputs, trainable_bytes, Trained, TrainedManifest, CHECKPOINT_FILE,
+    CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, TRAINED_FORMAT, WEIGHTS_FILE,
 };
 
 /// PyTorch's AdamW epsilon (burn's default is 1e-5), as the search uses.
@@ -220,6 +220,7 @@ pub fn retrain<B: AutodiffBackend>(
             format: TRAINED_FORMAT.into(),
             version: 1,
             task: info.name.clone(),
+            custom_task: custom_definition(&spec.task, &info.labels),
             model_type: backbone.config.model_type().into(),
             model_dir: model_dir.clone(),
             key_prefix: backbone.prefix.clone(),

@@ -53,7 +53,8 @@ impl PreparedTask {
         model: &BackboneConfig,
         settings: &TrainSettings,
     ) -> Result<Self> {
-        if !dir.is_dir() {
+        // A folder, or (the user's own task) a single training file.
+        if !dir.exists() {
             return Err(Error::MissingFile {
                 path: dir.to_path_buf(),
                 hint: "the data directory does not exist".into(),

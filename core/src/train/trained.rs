@@ -16,7 +16,7 @@ use burn::tensor::backend::Backend;
 use burn_store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
-use crate::data::LabelSpace;
+use crate::data::{Benchmark, CustomTask, LabelSpace, TaskSource};
 use crate::error::{Error, Result};
 use crate::peft_config::PeftConfig;
 
@@ -38,8 +38,14 @@ pub const TRAINED_FORMAT: &str = "bipeft-trained";
 pub struct TrainedManifest {
     pub format: String,
     pub version: u32,
-    /// The task's name (`sst2`, …).
+    /// The task's name (`sst2`, …, or the user's own task's).
     pub task: String,
+    /// The user's own task as it was trained: its files' columns, its kind
+    /// with the classes in the order the head's outputs follow, its length.
+    /// Absent for a built-in task (which `task` names) and in results written
+    /// before bipeft stored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_task: Option<CustomTask>,
     /// The backbone's `model_type`.
     pub model_type: String,
     /// The model directory it was trained over, made absolute (an export's
@@ -58,6 +64,59 @@ pub struct TrainedManifest {
     pub peft_params: u64,
     /// Parameters of the head (pooler + classifier), trained too.
     pub head_params: u64,
+}
+
+impl TrainedManifest {
+    /// Reads `dir/trained.json`; a folder without one is named as not a result.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join(MANIFEST_FILE);
+        if !path.is_file() {
+            return Err(Error::MissingFile {
+                path,
+                hint: "not a trained result (run `bipeft retrain` first)".into(),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let malformed = |message: String| Error::MalformedConfig {
+            file: path.display().to_string(),
+            message,
+        };
+        let manifest: TrainedManifest =
+            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        if manifest.format != TRAINED_FORMAT {
+            return Err(malformed(format!(
+                "format is \"{}\", expected \"{TRAINED_FORMAT}\"",
+                manifest.format
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// The task the result was trained on: the stored definition of the
+    /// user's own task, else the built-in task `task` names.
+    pub fn task_source(&self) -> Result<TaskSource> {
+        if let Some(custom) = &self.custom_task {
+            return Ok(TaskSource::Custom(custom.clone()));
+        }
+        match Benchmark::from_name(&self.task) {
+            Ok(task) => Ok(TaskSource::Benchmark(task)),
+            Err(_) => Err(Error::InvalidInput(format!(
+                "the result names task {} but does not store its columns and labels \
+                 (trained before bipeft kept them); retrain it",
+                self.task
+            ))),
+        }
+    }
+}
+
+/// What `trained.json` keeps of `source` ([`TrainedManifest::custom_task`]):
+/// a custom task with its classes fixed to `labels`, the ones it was trained
+/// with; nothing for a built-in task.
+pub fn custom_definition(source: &TaskSource, labels: &LabelSpace) -> Option<CustomTask> {
+    match source {
+        TaskSource::Benchmark(_) => None,
+        TaskSource::Custom(task) => Some(task.with_classes(labels)),
+    }
 }
 
 /// The weights of `trainable` as safetensors bytes.
@@ -136,29 +195,7 @@ pub struct Trained {
 impl Trained {
     /// Reads `dir`; a folder without a finished result is named as such.
     pub fn read(dir: &Path) -> Result<Self> {
-        let manifest_path = dir.join(MANIFEST_FILE);
-        if !manifest_path.is_file() {
-            return Err(Error::MissingFile {
-                path: manifest_path,
-                hint: "not a trained result (run `bipeft retrain` first)".into(),
-            });
-        }
-        let text =
-            std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
-        let manifest: TrainedManifest =
-            serde_json::from_str(&text).map_err(|e| Error::MalformedConfig {
-                file: manifest_path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        if manifest.format != TRAINED_FORMAT {
-            return Err(Error::MalformedConfig {
-                file: manifest_path.display().to_string(),
-                message: format!(
-                    "format is \"{}\", expected \"{TRAINED_FORMAT}\"",
-                    manifest.format
-                ),
-            });
-        }
+        let manifest = TrainedManifest::read(dir)?;
         let peft = PeftConfig::load(&dir.join(CONFIG_FILE))?;
         let weights_path = dir.join(WEIGHTS_FILE);
         let weights = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
@@ -203,5 +240,62 @@ impl Trained {
         let mut model = RetrainModel::new(backbone, &self.peft, labels, device)?;
         model.trainable = load_trainable(model.trainable, self.weights.clone(), WEIGHTS_FILE)?;
         Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::CustomKind;
+
+    fn manifest(task: &str) -> TrainedManifest {
+        TrainedManifest {
+            format: TRAINED_FORMAT.into(),
+            version: 1,
+            task: task.into(),
+            custom_task: None,
+            model_type: "bert".into(),
+            model_dir: "/models/bert".into(),
+            key_prefix: String::new(),
+            head_outputs: 2,
+            settings: TrainSettings::default(),
+            best_epoch: 0,
+            best_step: 0,
+            validation: BTreeMap::new(),
+            peft_params: 0,
+            head_params: 0,
+        }
+    }
+
+    #[test]
+    fn results_without_a_stored_task_read_as_their_built_in_task() {
+        let old = serde_json::to_value(manifest("sst2")).unwrap();
+        assert!(old.get("custom_task").is_none(), "{old}");
+        let read: TrainedManifest = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            read.task_source().unwrap(),
+            TaskSource::Benchmark(Benchmark::Sst2)
+        );
+        let e = manifest("reviews").task_source().unwrap_err();
+        assert!(e.to_string().contains("does not store its columns"), "{e}");
+    }
+
+    #[test]
+    fn a_custom_task_is_stored_with_the_classes_it_was_trained_with() {
+        let task = CustomTask {
+            name: "reviews".into(),
+            text_columns: vec!["text".into()],
+            label_column: "label".into(),
+            kind: CustomKind::Classification { labels: None },
+            max_length: 64,
+        };
+        let labels = LabelSpace::Classes(vec!["neg".into(), "pos".into()]);
+        let stored = custom_definition(&TaskSource::Custom(task), &labels).unwrap();
+        let mut m = manifest("reviews");
+        m.custom_task = Some(stored.clone());
+        let read: TrainedManifest =
+            serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(read.task_source().unwrap(), TaskSource::Custom(stored));
+        assert!(custom_definition(&TaskSource::Benchmark(Benchmark::Rte), &labels).is_none());
     }
 }

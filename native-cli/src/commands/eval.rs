@@ -1,18 +1,23 @@
 //! `bipeft eval`: scores a trained result on the validation or test split of
 //! its task and, with `--save-predictions`, writes one JSON line per example
-//! in split order: `{"index", "logits", "prediction", "label"}`.
+//! in split order: `{"index", "logits", "prediction", "label"}`, and for the
+//! user's own task the `"file"` and `"line"` the example was read from.
+//!
+//! The task is the one the result was trained on (`trained.json` keeps a
+//! custom task's columns and classes), so no task flags are needed.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
-use bipeft_core::data::{Benchmark, SplitName, TaskSource};
-use bipeft_core::train::{evaluate, EvalSpec, Evaluation, Trained};
+use anyhow::{bail, Context};
+use bipeft_core::data::{SplitName, TaskSource};
+use bipeft_core::train::{evaluate, EvalSpec, Evaluation, Trained, TrainedManifest};
 use burn::prelude::Backend;
 use clap::ValueEnum;
 
 use bipeft_core::train::atomic::write_atomic;
 use crate::backend::{with_backend, BackendArgs, BackendRun};
+use crate::commands::retrain::check_data;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Split {
@@ -28,10 +33,12 @@ pub struct Args {
     /// Hugging Face model directory (default: the one it was trained over).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Task name (default: the one it was trained on).
+    /// Task name, checked against the one it was trained on (not needed:
+    /// the result knows its task, your own task's columns and classes included).
     #[arg(long)]
     pub task: Option<String>,
-    /// Folder holding the task's files as distributed.
+    /// Folder holding the task's files as distributed; for your own task a
+    /// folder with train.csv|tsv|jsonl (and optionally dev.*), or one file.
     #[arg(long)]
     pub data: PathBuf,
     #[arg(long, value_enum, default_value_t = Split::Test)]
@@ -49,20 +56,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if !args.data.is_dir() {
-        anyhow::bail!("--data {}: no such directory", args.data.display());
-    }
     let manifest = Trained::read(&args.trained)
         .with_context(|| format!("--trained {}", args.trained.display()))?
         .manifest;
-    let task_name = args.task.clone().unwrap_or(manifest.task.clone());
+    let task = trained_task(&args, &manifest)?;
+    check_data(&args.data, &task)?;
+    let task_name = manifest.task.clone();
     let spec = EvalSpec {
         trained: args.trained.clone(),
         model_dir: args
             .model
             .clone()
             .unwrap_or_else(|| PathBuf::from(&manifest.model_dir)),
-        task: TaskSource::Benchmark(Benchmark::from_name(&task_name)?),
+        task,
         data_dir: args.data.clone(),
         split: match args.split {
             Split::Validation => SplitName::Validation,
@@ -95,6 +101,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The task the result was trained on; a `--task` naming another is an error.
+fn trained_task(args: &Args, manifest: &TrainedManifest) -> anyhow::Result<TaskSource> {
+    if let Some(task) = args.task.as_deref().filter(|&t| t != manifest.task) {
+        bail!(
+            "the result in {} was trained on task {}, not {task}",
+            args.trained.display(),
+            manifest.task
+        );
+    }
+    Ok(manifest.task_source()?)
 }
 
 fn write_predictions(path: &std::path::Path, evaluation: &Evaluation) -> anyhow::Result<()> {

@@ -1,11 +1,15 @@
 //! `bipeft export`: a trained result as a Hugging Face PEFT LoRA adapter
 //! directory (`--format peft`), or in bipeft's own complete format
-//! (`--format bipeft`), which `bipeft eval` reads back.
+//! (`--format bipeft`), which `bipeft eval` reads back. The task comes from
+//! the result: for the user's own task the class order of the head's outputs
+//! is printed (the bipeft format keeps it in `trained.json`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use bipeft_core::data::CustomKind;
 use bipeft_core::export::{export_bipeft, export_peft, PeftExport};
+use bipeft_core::train::TrainedManifest;
 use burn::prelude::Backend;
 use clap::ValueEnum;
 
@@ -42,6 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let trained = args.trained.clone();
     let marker = match args.format {
         Format::Peft => "adapter_config.json",
         Format::Bipeft => "trained.json",
@@ -93,7 +98,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(note) = class_order(&trained) {
+        println!("{note}");
+    }
     Ok(())
+}
+
+/// For the user's own classification task, which class each of the head's
+/// outputs stands for (`reviews: head output 0 is neg, 1 is pos`).
+fn class_order(trained: &Path) -> Option<String> {
+    let task = TrainedManifest::read(trained).ok()?.custom_task?;
+    let CustomKind::Classification {
+        labels: Some(labels),
+    } = task.kind
+    else {
+        return None;
+    };
+    let outputs: Vec<String> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| format!("{i} is {label}"))
+        .collect();
+    Some(format!("{}: head output {}", task.name, outputs.join(", ")))
 }
 
 struct Export(Args);

@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use bipeft_core::data::{Benchmark, TaskSource};
 use bipeft_core::peft_config::PeftConfig;
+use bipeft_core::train::trained::MANIFEST_FILE;
 use bipeft_core::train::{
-    retrain, Checkpoint, RetrainReport, RetrainSpec, TrainEvent, TrainSettings,
+    retrain, Checkpoint, RetrainReport, RetrainSpec, TrainEvent, TrainSettings, TrainedManifest,
 };
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 
 use crate::backend::{with_backend, BackendArgs, BackendRun};
+use crate::custom_task::CustomTaskArgs;
 use crate::progress::Progress;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -25,10 +27,12 @@ pub struct Args {
     /// Hugging Face model directory (config.json, safetensors, tokenizer.json).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq).
+    /// GLUE / SuperGLUE task name (e.g. sst2, rte, boolq), or a name for
+    /// your own task (with --text-column and --label-column).
     #[arg(long)]
     pub task: Option<String>,
-    /// Folder holding the task's files as distributed.
+    /// Folder holding the task's files as distributed; for your own task a
+    /// folder with train.csv|tsv|jsonl (and optionally dev.*), or one file.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Where to write the trained result.
@@ -70,6 +74,9 @@ pub struct Args {
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
+    // Boxed: keeps `Args` small in the command enum.
+    #[command(flatten)]
+    pub custom: Box<CustomTaskArgs>,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -119,7 +126,6 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         .clone()
         .or_else(|| saved.as_ref().map(|s| s.task.clone()))
         .context("--task is required")?;
-    let task = TaskSource::Benchmark(Benchmark::from_name(&task_name)?);
     let defaults = saved
         .as_ref()
         .map_or_else(TrainSettings::default, |s| s.settings.clone());
@@ -136,6 +142,7 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         checkpoint_every: args.checkpoint_every.unwrap_or(defaults.checkpoint_every),
         ..defaults
     };
+    let task = task_of(args, &task_name, settings.max_length)?;
     let model_dir = required(
         &args.model,
         saved.as_ref().map(|s| s.model_dir.as_str()),
@@ -146,9 +153,7 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         saved.as_ref().map(|s| s.data_dir.as_str()),
         "--data",
     )?;
-    if !data_dir.is_dir() {
-        bail!("--data {}: no such directory", data_dir.display());
-    }
+    check_data(&data_dir, &task)?;
     Ok(RetrainSpec {
         peft,
         model_dir,
@@ -159,6 +164,49 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         resume: args.resume.is_some(),
         force: args.force,
     })
+}
+
+/// The task to train: a built-in one, or the user's own from the flags. A
+/// resumed run of the user's own task given without them reads the
+/// definition its `trained.json` keeps.
+fn task_of(args: &Args, name: &str, max_length: Option<usize>) -> anyhow::Result<TaskSource> {
+    let flags = !args.custom.text_columns.is_empty() || args.custom.label_column.is_some();
+    match (&args.resume, flags, Benchmark::from_name(name)) {
+        (Some(dir), false, Err(_)) => stored_task(dir, name),
+        _ => args.custom.task_source(name, max_length),
+    }
+}
+
+/// The user's own task `name` as the run in `dir` stored it.
+fn stored_task(dir: &Path, name: &str) -> anyhow::Result<TaskSource> {
+    let missing = || {
+        anyhow::anyhow!(
+            "--resume {}: the run keeps no definition of your own task {name} yet (its {MANIFEST_FILE} \
+             comes with the first epoch); give its --text-column and --label-column again",
+            dir.display()
+        )
+    };
+    if !dir.join(MANIFEST_FILE).is_file() {
+        return Err(missing());
+    }
+    let manifest = TrainedManifest::read(dir)?;
+    match manifest.custom_task {
+        Some(task) => Ok(TaskSource::Custom(task)),
+        None => Err(missing()),
+    }
+}
+
+/// `--data` exists: a folder, or for the user's own task also a file.
+pub fn check_data(data: &Path, task: &TaskSource) -> anyhow::Result<()> {
+    match task {
+        TaskSource::Benchmark(_) if !data.is_dir() => {
+            bail!("--data {}: no such directory", data.display())
+        }
+        TaskSource::Custom(_) if !data.exists() => {
+            bail!("--data {}: no such directory or file", data.display())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A peft_config.json, or the one inside a folder.
