@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 /// `bipeft search` on the tiny BERT and a tiny SST-2, with `extra` options.
-fn search_args<'a>(model: &'a Path, data: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+fn search_args<'a>(
+    model: &'a Path,
+    data: &'a Path,
+    out: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "search",
         "--model",
@@ -102,7 +107,10 @@ fn search_fails(model: &Path, data: &Path, out: &Path, extra: &[&str], words: &s
     let line = error_line(&search_args(model, data, out, extra));
     assert!(line.contains(words), "{extra:?}: {line}");
     assert!(!line.contains("panicked"), "{line}");
-    assert!(!out.join("peft_config.json").exists(), "{extra:?} wrote a result");
+    assert!(
+        !out.join("peft_config.json").exists(),
+        "{extra:?} wrote a result"
+    );
 }
 
 /// A copy of the tiny BERT in `dir`, changed by `edit` (file name, bytes).
@@ -140,10 +148,22 @@ fn search_options_out_of_range_are_named() {
     let model = tiny_bert();
     let out = dir.join("out");
     for (extra, words) in [
-        (&["--weight-lr", "NaN"][..], "weight learning rate must be a positive number, got NaN"),
-        (&["--weight-lr=-1"][..], "weight learning rate must be a positive number, got -1"),
-        (&["--arch-lr", "inf"][..], "architecture learning rate must be a positive number"),
-        (&["--trigger-threshold", "5"][..], "trigger threshold is a cosine similarity"),
+        (
+            &["--weight-lr", "NaN"][..],
+            "weight learning rate must be a positive number, got NaN",
+        ),
+        (
+            &["--weight-lr=-1"][..],
+            "weight learning rate must be a positive number, got -1",
+        ),
+        (
+            &["--arch-lr", "inf"][..],
+            "architecture learning rate must be a positive number",
+        ),
+        (
+            &["--trigger-threshold", "5"][..],
+            "trigger threshold is a cosine similarity",
+        ),
         (
             &["--selection-start-epoch", "1000"][..],
             "selection start epoch 1000 is not before the search's last epoch",
@@ -184,7 +204,9 @@ fn inputs_longer_than_the_positions_are_cut_with_a_note() {
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
-        stderr.contains("inputs are cut to 64 tokens, the longest the model's position embeddings cover"),
+        stderr.contains(
+            "inputs are cut to 64 tokens, the longest the model's position embeddings cover"
+        ),
         "{stderr}"
     );
     assert!(out.join("peft_config.json").is_file());
@@ -215,7 +237,13 @@ fn a_tokenizer_of_another_model_is_named() {
     );
     // Retraining prepares its data the same way.
     let config = lora_config(&dir.join("run"));
-    let line = error_line(&retrain_args(&config, &model, &data, &dir.join("trained"), &[]));
+    let line = error_line(&retrain_args(
+        &config,
+        &model,
+        &data,
+        &dir.join("trained"),
+        &[],
+    ));
     assert!(line.contains("does not belong to this model"), "{line}");
     assert!(!dir.join("trained/metrics.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -260,13 +288,20 @@ fn nan_weights_stop_retrain_and_eval() {
     let (nan_out, sound_out) = (dir.join("nan"), dir.join("sound"));
     let one_epoch = ["--epochs", "1", "--batch-size", "16"];
     // Every batch skipped: the retrain fails rather than report a score.
-    let line = error_line(&retrain_args(&config, &nan_model, &data, &nan_out, &one_epoch));
-    assert!(line.contains("every batch of epoch 0 had a loss that is not a finite number"), "{line}");
+    let line = error_line(&retrain_args(
+        &config, &nan_model, &data, &nan_out, &one_epoch,
+    ));
+    assert!(
+        line.contains("every batch of epoch 0 had a loss that is not a finite number"),
+        "{line}"
+    );
     assert!(!dir.join("nan/metrics.json").exists());
 
     // A sound result scored over broken weights: eval refuses to score it.
     let model = tiny_bert();
-    ok(&retrain_args(&config, &model, &data, &sound_out, &one_epoch));
+    ok(&retrain_args(
+        &config, &model, &data, &sound_out, &one_epoch,
+    ));
     let line = error_line(&[
         "eval",
         "--trained",
@@ -276,7 +311,10 @@ fn nan_weights_stop_retrain_and_eval() {
         "--data",
         s(&data),
     ]);
-    assert!(line.contains("outputs on the test split are not finite numbers"), "{line}");
+    assert!(
+        line.contains("outputs on the test split are not finite numbers"),
+        "{line}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
@@ -297,7 +335,10 @@ fn a_failed_search_in_an_experiment_says_why_and_leaves_no_work_folder() {
         "--quiet",
     ]);
     assert!(line.contains("the search failed"), "{line}");
-    assert!(line.contains("trigger threshold is a cosine similarity"), "{line}");
+    assert!(
+        line.contains("trigger threshold is a cosine similarity"),
+        "{line}"
+    );
     let work = out.join("work");
     let left: Vec<_> = std::fs::read_dir(&work)
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -316,9 +357,21 @@ fn a_folder_of_something_else_is_never_written_into() {
     let searched = dir.join("searched");
     ok(&search_args(&model, &data, &searched, &[]));
     let before = std::fs::read(searched.join("peft_config.json")).unwrap();
-    let line = error_line(&retrain_args(&searched, &model, &data, &searched, &["--force"]));
-    assert!(line.contains("holds files that `bipeft retrain` did not write"), "{line}");
-    assert_eq!(std::fs::read(searched.join("peft_config.json")).unwrap(), before);
+    let line = error_line(&retrain_args(
+        &searched,
+        &model,
+        &data,
+        &searched,
+        &["--force"],
+    ));
+    assert!(
+        line.contains("holds files that `bipeft retrain` did not write"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(searched.join("peft_config.json")).unwrap(),
+        before
+    );
 
     // The user's own folder: a search into it is refused, with or without --force.
     let theirs = dir.join("theirs");
@@ -326,11 +379,20 @@ fn a_folder_of_something_else_is_never_written_into() {
     std::fs::write(theirs.join("README.md"), "my notes").unwrap();
     for extra in [&[][..], &["--force"][..]] {
         let line = error_line(&search_args(&model, &data, &theirs, extra));
-        assert!(line.contains("holds files that `bipeft search` did not write (README.md)"), "{line}");
+        assert!(
+            line.contains("holds files that `bipeft search` did not write (README.md)"),
+            "{line}"
+        );
     }
     // Nor is an export written into it (an export writes a README.md of its own).
     let trained = dir.join("trained");
-    ok(&retrain_args(&searched, &model, &data, &trained, &["--epochs", "1"]));
+    ok(&retrain_args(
+        &searched,
+        &model,
+        &data,
+        &trained,
+        &["--epochs", "1"],
+    ));
     for format in ["peft", "bipeft"] {
         let line = error_line(&[
             "export",
@@ -342,9 +404,15 @@ fn a_folder_of_something_else_is_never_written_into() {
             s(&theirs),
             "--force",
         ]);
-        assert!(line.contains("holds files that `bipeft export` did not write (README.md)"), "{line}");
+        assert!(
+            line.contains("holds files that `bipeft export` did not write (README.md)"),
+            "{line}"
+        );
     }
-    assert_eq!(std::fs::read_to_string(theirs.join("README.md")).unwrap(), "my notes");
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("README.md")).unwrap(),
+        "my notes"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
@@ -375,9 +443,15 @@ fn a_result_trained_over_a_relative_model_path_is_found_from_anywhere() {
         &retrain_args(&config, relative, &data, &trained, &["--epochs", "1"]),
     );
     let manifest = read_json(&trained.join("trained.json"));
-    assert!(Path::new(manifest["model_dir"].as_str().unwrap()).is_absolute(), "{manifest}");
+    assert!(
+        Path::new(manifest["model_dir"].as_str().unwrap()).is_absolute(),
+        "{manifest}"
+    );
     // eval from another folder, without --model.
-    run_in(&dir, &["eval", "--trained", s(&trained), "--data", s(&data)]);
+    run_in(
+        &dir,
+        &["eval", "--trained", s(&trained), "--data", s(&data)],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
@@ -438,10 +512,130 @@ fn weights_of_another_configuration_are_named_in_one_line() {
     )
     .unwrap();
     let line = error_line(&["eval", "--trained", s(&dir.join("a")), "--data", s(&data)]);
-    assert!(line.contains("has shape [8, 32], expected [4, 32]")
-        || line.contains("has shape [32, 8], expected [32, 4]"), "{line}");
-    assert!(line.contains("the weights are not of this configuration"), "{line}");
+    assert!(
+        line.contains("has shape [8, 32], expected [4, 32]")
+            || line.contains("has shape [32, 8], expected [32, 4]"),
+        "{line}"
+    );
+    assert!(
+        line.contains("the weights are not of this configuration"),
+        "{line}"
+    );
     assert!(!line.contains("Shape {"), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn a_model_config_of_absurd_size_is_refused_before_anything_is_allocated() {
+    let dir = temp("hostile-huge");
+    let data = tiny_sst2("hostile-huge", 64, 20);
+    let model = model_copy(&dir.join("model"), |file, bytes| {
+        if file != "config.json" {
+            return bytes;
+        }
+        let mut config: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        config["num_hidden_layers"] = 1_000_000_000u64.into();
+        serde_json::to_vec(&config).unwrap()
+    });
+    for args in [
+        vec!["space", "--model", s(&model)],
+        vec!["model-check", "--model", s(&model), "--text", "a fine film"],
+    ] {
+        let line = error_line(&args);
+        assert!(line.contains("num_hidden_layers"), "{args:?}: {line}");
+    }
+    search_fails(&model, &data, &dir.join("out"), &[], "num_hidden_layers");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// `bytes` (a safetensors file) rewritten without tensor `name`.
+fn without_tensor(bytes: Vec<u8>, name: &str) -> Vec<u8> {
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let data = &bytes[8 + header_len..];
+    assert!(header.contains_key(name), "{name}");
+    let mut kept: Vec<(String, serde_json::Value)> = header
+        .into_iter()
+        .filter(|(key, _)| key != name && key != "__metadata__")
+        .collect();
+    let offsets = |v: &serde_json::Value| {
+        let o = &v["data_offsets"];
+        (
+            o[0].as_u64().unwrap() as usize,
+            o[1].as_u64().unwrap() as usize,
+        )
+    };
+    kept.sort_by_key(|(_, v)| offsets(v).0);
+    let (mut new_header, mut new_data) = (serde_json::Map::new(), Vec::new());
+    for (key, mut entry) in kept {
+        let (start, end) = offsets(&entry);
+        let at = new_data.len();
+        new_data.extend_from_slice(&data[start..end]);
+        entry["data_offsets"] = serde_json::json!([at, new_data.len()]);
+        new_header.insert(key, entry);
+    }
+    let mut text = serde_json::to_vec(&new_header).unwrap();
+    // The data starts at an 8-byte boundary.
+    while (8 + text.len()) % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(new_data);
+    out
+}
+
+#[test]
+fn a_missing_tensor_is_named_in_one_line() {
+    let dir = temp("hostile-missing");
+    let data = tiny_sst2("hostile-missing", 64, 20);
+    let tensor = "encoder.layer.1.attention.self.query.weight";
+    let model = model_copy(&dir.join("model"), |file, bytes| {
+        if file == "model.safetensors" {
+            without_tensor(bytes, tensor)
+        } else {
+            bytes
+        }
+    });
+    search_fails(&model, &data, &dir.join("out"), &[], tensor);
+    let line = error_line(&retrain_args(
+        &lora_config(&dir.join("run")),
+        &model,
+        &data,
+        &dir.join("trained"),
+        &[],
+    ));
+    assert!(line.contains(tensor), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn eval_with_a_tokenizer_that_no_longer_fits_its_model_is_named() {
+    let dir = temp("hostile-eval-vocab");
+    let data = tiny_sst2("hostile-eval-vocab", 64, 20);
+    let model = model_copy(&dir.join("model"), |_, bytes| bytes);
+    let trained = dir.join("trained");
+    let config = lora_config(&dir.join("run"));
+    ok(&retrain_args(
+        &config,
+        &model,
+        &data,
+        &trained,
+        &["--epochs", "1"],
+    ));
+    // The model folder's tokenizer is swapped for one of a larger vocabulary.
+    let path = model.join("tokenizer.json");
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    tokenizer["model"]["vocab"]["the"] = 700.into();
+    std::fs::write(&path, serde_json::to_vec(&tokenizer).unwrap()).unwrap();
+    let line = error_line(&["eval", "--trained", s(&trained), "--data", s(&data)]);
+    assert!(line.contains("does not belong to this model"), "{line}");
+    assert!(!line.contains("panicked"), "{line}");
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
