@@ -61,7 +61,10 @@ def main():
 
     generator = torch.Generator().manual_seed(11)
     vocab = model.config.vocab_size
-    input_ids = torch.randint(1000, vocab, (args.batch, args.seq_len), generator=generator)
+    # Ids above the special tokens (the first 1000 of BERT vocabularies; the
+    # first half of a tiny one), as bipeft's bench draws them.
+    first = min(1000, vocab // 2)
+    input_ids = torch.randint(first, vocab, (args.batch, args.seq_len), generator=generator)
     labels = torch.randint(0, 2, (args.batch,), generator=generator)
     attention_mask = torch.ones_like(input_ids)
 

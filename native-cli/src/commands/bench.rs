@@ -272,6 +272,12 @@ fn compare(
     if let Some((p, how)) = &peak {
         println!("machine peak: {p:.0} GFLOP/s ({how})");
     }
+    if let Some(lora) = ours.iter().find(|f| f.step == StepKind::Lora) {
+        println!(
+            "trainable parameters of the LoRA step: ours {}, the peer's {} (LoRA + pooler + classifier)",
+            lora.trainable_params, peers[0].trainable_params
+        );
+    }
     let per_round = ours.len() / peers.len();
     println!(
         "{:<6} {:<8} {:<7} {:>10} {:>10} {:>8} {:>9} {:>9}",
