@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BIN=${BIN:-target/release/bipeft}
-MODEL=${MODEL:-$HOME/.cache/bipeft/all-MiniLM-L6-v2}
+MODEL=${MODEL:-${BIPEFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bipeft}/all-MiniLM-L6-v2}
 TASK=$1
 DATA=${DATA:-../shared/data/glue/$2}
 shift 2

@@ -1,6 +1,7 @@
 //! `bipeft`: budget-guided search for parameter-efficient fine-tuning, from the command line.
 
 mod backend;
+mod cache_dir;
 mod commands;
 mod custom_task;
 mod progress;

@@ -4,18 +4,24 @@
 use std::path::PathBuf;
 
 /// The real all-MiniLM-L6-v2 model directory: `$BIPEFT_MINILM_DIR`, else
-/// `$HOME/.cache/bipeft/all-MiniLM-L6-v2` (where `tests/fetch-minilm.sh` puts
-/// it). Panics with the way to get it when it is missing, so a test that needs
+/// `all-MiniLM-L6-v2` in bipeft's cache folder (where `tests/fetch-minilm.sh`
+/// puts it). Panics with the way to get it when it is missing, so a test that needs
 /// the model fails instead of passing without it.
 pub fn minilm_dir() -> PathBuf {
-    let dir = match std::env::var_os("BIPEFT_MINILM_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home =
-                std::env::var_os("HOME").expect("HOME is not set; set BIPEFT_MINILM_DIR instead");
-            PathBuf::from(home).join(".cache/bipeft/all-MiniLM-L6-v2")
-        }
-    };
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    // bipeft's cache rule: $BIPEFT_CACHE, else $XDG_CACHE_HOME/bipeft, else ~/.cache/bipeft.
+    let dir = set("BIPEFT_MINILM_DIR").unwrap_or_else(|| {
+        let cache = set("BIPEFT_CACHE").unwrap_or_else(|| {
+            set("XDG_CACHE_HOME")
+                .unwrap_or_else(|| {
+                    set("HOME")
+                        .expect("HOME is not set; set BIPEFT_MINILM_DIR instead")
+                        .join(".cache")
+                })
+                .join("bipeft")
+        });
+        cache.join("all-MiniLM-L6-v2")
+    });
     assert!(
         dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file(),
         "all-MiniLM-L6-v2 not found in {}.\n\

@@ -161,7 +161,7 @@ fn tokenized(
     }
     let tokenized = tokenize_task(data, tokenizer, options)?;
     if let Some(path) = &path {
-        if let Err(e) = write_atomically(path, &cache::to_bytes(&tokenized)) {
+        if let Err(e) = bipeft_core::train::atomic::write_atomic(path, &cache::to_bytes(&tokenized)) {
             eprintln!(
                 "note: could not write the cache file {}: {e}",
                 path.display()
@@ -171,22 +171,9 @@ fn tokenized(
     Ok((tokenized, "miss"))
 }
 
-/// `$XDG_CACHE_HOME/bipeft/tokenized`, else `~/.cache/bipeft/tokenized`.
+/// Tokenised tasks: `tokenized/` in the cache folder ([`crate::cache_dir`]).
 fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("bipeft").join("tokenized"))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path)
+    crate::cache_dir::cache_dir().ok().map(|d| d.join("tokenized"))
 }
 
 fn labels_json(summary: &LabelSummary) -> Value {

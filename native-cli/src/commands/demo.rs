@@ -63,7 +63,7 @@ fn parse<T: clap::Args>(args: &[String]) -> anyhow::Result<T> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cache = cache_dir()?;
+    let cache = crate::cache_dir::cache_dir()?;
     let model = ensure_minilm(&cache)?;
     let data = ensure_sentiment(&cache)?;
     println!(
@@ -140,20 +140,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         path(&trained_dir)
     );
     Ok(())
-}
-
-fn cache_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("BIPEFT_CACHE") {
-        return Ok(PathBuf::from(dir));
-    }
-    let base = match std::env::var_os("XDG_CACHE_HOME") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            PathBuf::from(std::env::var_os("HOME").context("HOME is not set; set BIPEFT_CACHE")?)
-                .join(".cache")
-        }
-    };
-    Ok(base.join("bipeft"))
 }
 
 /// all-MiniLM-L6-v2 in the cache (or `BIPEFT_MINILM_DIR`), fetched if missing.
