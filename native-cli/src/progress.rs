@@ -16,9 +16,9 @@
 //! progress.finish_phase()?;
 //! ```
 //!
-//! On a terminal the bar is redrawn in place (at most ten times a second);
-//! when stderr is a file or a pipe a plain line is printed every few seconds
-//! instead, so logs stay readable.
+//! On a terminal the bar is indicatif's, redrawn in place, and messages
+//! (validation scores, notes) print above it; when stderr is a file or a pipe
+//! a plain line is printed every few seconds instead, so logs stay readable.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -79,11 +80,11 @@ struct Phase {
     /// they do not count towards the speed.
     offset: usize,
     started: Instant,
-    last_draw: Option<Instant>,
-    /// A bar is on screen and must be cleared before a message.
-    drawn: bool,
+    /// On a terminal: indicatif's bar. Elsewhere (a log file, a pipe): a
+    /// plain line every few seconds, drawn by [`Phase::line`].
+    bar: Option<ProgressBar>,
+    last_line: Option<Instant>,
 }
-
 /// Progress output for one command run.
 pub struct Progress {
     quiet: bool,
@@ -128,14 +129,29 @@ impl Progress {
     }
 
     fn start(&mut self, name: &str, total: usize, done: usize) {
+        let bar = (self.terminal && !self.quiet).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{prefix} [{bar:24}] {pos}/{len}  {msg}  {elapsed}, ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("#>.");
+            bar.set_style(style);
+            bar.set_prefix(name.to_string());
+            bar.set_position(done as u64);
+            // Resumed steps do not count towards the speed.
+            bar.reset_eta();
+            bar
+        });
         self.phase = Some(Phase {
             name: name.to_string(),
             total,
             done,
             offset: done,
             started: Instant::now(),
-            last_draw: None,
-            drawn: false,
+            bar,
+            last_line: None,
         });
     }
 
@@ -146,7 +162,7 @@ impl Progress {
             phase.done += 1;
         }
         self.write_json("step", record)?;
-        self.draw(status, false);
+        self.draw(status);
         Ok(())
     }
 
@@ -156,7 +172,7 @@ impl Progress {
         if let Some(phase) = self.phase.as_mut() {
             phase.done += 1;
         }
-        self.draw(status, false);
+        self.draw(status);
     }
 
     /// Something happened (`kind`: e.g. `selection`, `checkpoint`): a JSON
@@ -177,8 +193,10 @@ impl Progress {
         if self.quiet {
             return;
         }
-        self.clear_bar();
-        eprintln!("{text}");
+        match self.phase.as_ref().and_then(|p| p.bar.as_ref()) {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
     }
 
     /// Ends the phase: the bar's last state stays on screen.
@@ -186,10 +204,10 @@ impl Progress {
         if let Some(phase) = &self.phase {
             let (done, seconds) = (phase.done, phase.started.elapsed().as_secs_f64());
             let name = phase.name.clone();
+            if let Some(bar) = &phase.bar {
+                bar.finish();
+            }
             if !self.quiet {
-                if phase.drawn {
-                    eprintln!();
-                }
                 eprintln!("{name}: {done} steps in {seconds:.1} s");
             }
             self.phase = None;
@@ -234,42 +252,36 @@ impl Progress {
         Ok(())
     }
 
-    fn draw(&mut self, status: &str, force: bool) {
+    fn draw(&mut self, status: &str) {
         if self.quiet {
             return;
         }
-        let terminal = self.terminal;
         let Some(phase) = self.phase.as_mut() else {
             return;
         };
-        let now = Instant::now();
-        let every = if terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(5)
-        };
-        let last = phase.done >= phase.total;
-        if !force && !last && phase.last_draw.is_some_and(|t| now - t < every) {
+        if let Some(bar) = &phase.bar {
+            bar.set_position(phase.done as u64);
+            bar.set_message(status.to_string());
             return;
         }
-        phase.last_draw = Some(now);
-        let line = phase.line(status);
-        if terminal {
-            eprint!("\r\x1b[2K{line}");
-            let _ = std::io::stderr().flush();
-            phase.drawn = true;
-        } else {
-            eprintln!("{line}");
+        // Not a terminal: a line every 5 s, and the last one.
+        let now = Instant::now();
+        let last = phase.done >= phase.total;
+        if !last
+            && phase
+                .last_line
+                .is_some_and(|t| now - t < Duration::from_secs(5))
+        {
+            return;
         }
+        phase.last_line = Some(now);
+        eprintln!("{}", phase.line(status));
     }
 
+    /// Ends the current phase's bar before a new phase starts.
     fn clear_bar(&mut self) {
-        if let Some(phase) = self.phase.as_mut() {
-            if phase.drawn {
-                eprint!("\r\x1b[2K");
-                phase.drawn = false;
-                phase.last_draw = None;
-            }
+        if let Some(bar) = self.phase.as_ref().and_then(|p| p.bar.as_ref()) {
+            bar.finish_and_clear();
         }
     }
 }
@@ -355,8 +367,8 @@ mod tests {
             done: 2,
             offset: 0,
             started: Instant::now(),
-            last_draw: None,
-            drawn: false,
+            bar: None,
+            last_line: None,
         };
         let line = phase.line("loss 0.6931");
         assert!(

@@ -262,11 +262,15 @@ impl BackendRun for Retrain {
                 }
             }
             TrainEvent::Validated { epoch, score, best } => {
-                if !quiet {
-                    eprintln!(
-                        "epoch {epoch}: validation {score:.4}{}",
-                        if best { " (best so far, saved)" } else { "" }
-                    );
+                let line = format!(
+                    "epoch {epoch}: validation {score:.4}{}",
+                    if best { " (best so far, saved)" } else { "" }
+                );
+                // Printed above the bar, not over it.
+                match progress.as_mut() {
+                    Some(p) => p.message(&line),
+                    None if !quiet => eprintln!("{line}"),
+                    None => {}
                 }
             }
             TrainEvent::Checkpoint { .. } => {}
