@@ -3,6 +3,7 @@
 
 pub mod backbone;
 pub mod baseline;
+pub mod checkpoint_file;
 pub mod data;
 pub mod error;
 pub mod inspect;

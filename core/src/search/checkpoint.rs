@@ -86,21 +86,12 @@ impl SearchCheckpoint {
 
     /// The checkpoint as bytes, for a file.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        rmp_serde::to_vec_named(self)
-            .map_err(|e| Error::InvalidInput(format!("cannot encode the checkpoint: {e}")))
+        crate::checkpoint_file::encode(self)
     }
 
     /// A checkpoint from bytes written by [`SearchCheckpoint::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let checkpoint: SearchCheckpoint = rmp_serde::from_slice(bytes)
-            .map_err(|e| Error::InvalidInput(format!("not a bipeft search checkpoint ({e})")))?;
-        if checkpoint.format != FORMAT || checkpoint.version != VERSION {
-            return Err(Error::InvalidInput(format!(
-                "checkpoint format `{}` version {} is not `{FORMAT}` version {VERSION}",
-                checkpoint.format, checkpoint.version
-            )));
-        }
-        Ok(checkpoint)
+        crate::checkpoint_file::decode(bytes, FORMAT, VERSION, "a bipeft search checkpoint")
     }
 }
 

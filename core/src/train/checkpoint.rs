@@ -8,10 +8,10 @@
 //! the position; the backend's RNG is only used for the fresh weights, which
 //! a resume replaces.
 //!
-//! One file, `checkpoint.bin`, written atomically: a magic line, then four
-//! length-prefixed sections (little-endian u64 lengths): the state as JSON,
-//! the trainable record, the optimiser record (both burn records in named
-//! MessagePack), and the best record (empty before the first validation).
+//! One file, `checkpoint.bin`, written atomically in the encoding of every
+//! bipeft checkpoint ([`crate::checkpoint_file`]): the state, the trainable
+//! record, the optimiser record (both burn records in named MessagePack), and
+//! the best record (empty before the first validation).
 
 use std::path::Path;
 
@@ -23,7 +23,11 @@ use crate::peft_config::PeftConfig;
 use super::atomic::write_atomic;
 use super::settings::TrainSettings;
 
-const MAGIC: &[u8] = b"BIPEFT-RETRAIN-CHECKPOINT 1\n";
+const FORMAT: &str = "bipeft-retrain-checkpoint";
+/// 2: the shared checkpoint encoding (1 was a file of length-prefixed sections).
+const VERSION: u32 = 2;
+/// How version 1 files began, to name them in the error.
+const VERSION_1_MAGIC: &[u8] = b"BIPEFT-RETRAIN-CHECKPOINT 1\n";
 
 /// One validation pass at an epoch's end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,7 +66,7 @@ pub struct ResumeState {
 }
 
 /// A saved state with its records.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub state: ResumeState,
     pub trainable: Vec<u8>,
@@ -71,54 +75,41 @@ pub struct Checkpoint {
     pub best: Vec<u8>,
 }
 
+/// The checkpoint as stored: its format and version first.
+#[derive(Serialize, Deserialize)]
+struct Stored<C> {
+    format: String,
+    version: u32,
+    #[serde(flatten)]
+    checkpoint: C,
+}
+
 impl Checkpoint {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let state = serde_json::to_vec(&self.state)
-            .map_err(|e| Error::InvalidInput(format!("cannot write the checkpoint state: {e}")))?;
-        let mut out = MAGIC.to_vec();
-        for section in [&state, &self.trainable, &self.optimizer, &self.best] {
-            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
-            out.extend_from_slice(section);
-        }
-        Ok(out)
+        crate::checkpoint_file::encode(&Stored {
+            format: FORMAT.into(),
+            version: VERSION,
+            checkpoint: self,
+        })
     }
 
     /// Parses a checkpoint; `file` names it in errors.
     pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Self> {
-        let bad = |message: &str| Error::MalformedConfig {
-            file: file.to_string(),
-            message: message.to_string(),
-        };
-        let mut rest = bytes
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| bad("not a bipeft retrain checkpoint"))?;
-        let mut sections = Vec::with_capacity(4);
-        for _ in 0..4 {
-            if rest.len() < 8 {
-                return Err(bad("truncated"));
-            }
-            let (len, tail) = rest.split_at(8);
-            let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
-            if tail.len() < len {
-                return Err(bad("truncated"));
-            }
-            let (section, tail) = tail.split_at(len);
-            sections.push(section.to_vec());
-            rest = tail;
+        if bytes.starts_with(VERSION_1_MAGIC) {
+            return Err(Error::MalformedConfig {
+                file: file.to_string(),
+                message:
+                    "a retrain checkpoint of an older bipeft: start the retrain over with --force"
+                        .into(),
+            });
         }
-        if !rest.is_empty() {
-            return Err(bad("trailing bytes after the last section"));
-        }
-        let best = sections.pop().expect("4 sections");
-        let optimizer = sections.pop().expect("4 sections");
-        let trainable = sections.pop().expect("4 sections");
-        let state = serde_json::from_slice(&sections[0]).map_err(|e| bad(&e.to_string()))?;
-        Ok(Checkpoint {
-            state,
-            trainable,
-            optimizer,
-            best,
-        })
+        let stored: Stored<Checkpoint> = crate::checkpoint_file::decode(
+            bytes,
+            FORMAT,
+            VERSION,
+            &format!("a bipeft retrain checkpoint ({file})"),
+        )?;
+        Ok(stored.checkpoint)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -187,7 +178,9 @@ mod tests {
             (vec![1, 2, 3], vec![4; 10], vec![])
         );
         let e = Checkpoint::from_bytes(&bytes[..bytes.len() - 1], "c").unwrap_err();
-        assert!(e.to_string().contains("truncated"), "{e}");
+        assert!(e.to_string().contains("damaged"), "{e}");
+        let e = Checkpoint::from_bytes(VERSION_1_MAGIC, "c").unwrap_err();
+        assert!(e.to_string().contains("an older bipeft"), "{e}");
         let e = Checkpoint::from_bytes(b"{}", "c").unwrap_err();
         assert!(
             e.to_string().contains("not a bipeft retrain checkpoint"),
