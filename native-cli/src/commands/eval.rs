@@ -46,6 +46,7 @@ pub struct Args {
     /// Write the predictions as JSON lines to this file.
     #[arg(long)]
     pub save_predictions: Option<PathBuf>,
+    /// Batch size of the evaluation passes [default: the retrain's evaluation batch size].
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Print the scores as JSON.

@@ -30,6 +30,8 @@ pub struct Args {
     pub trained: PathBuf,
     #[arg(long, value_enum)]
     pub format: Format,
+    /// The folder to write the export into (a folder holding other files is
+    /// refused; an earlier export there is replaced only with --force).
     #[arg(long)]
     pub out: PathBuf,
     /// The backbone's directory, for its config.json (default: the one it was trained over).

@@ -44,15 +44,19 @@ pub struct Args {
     /// Start over in a folder that holds a run.
     #[arg(long)]
     pub force: bool,
+    /// Training epochs over the whole training split [default: 3].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// AdamW learning rate (linear decay to 0).
+    /// AdamW learning rate (linear decay to 0) [default: 3e-4].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Training batch size [default: 32].
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Batch size of the validation and test passes [default: 64].
     #[arg(long)]
     pub eval_batch_size: Option<usize>,
+    /// Seed of the fresh PEFT weights, the data split and the batch order [default: 42].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Truncate inputs to this many tokens (default: the task's).
