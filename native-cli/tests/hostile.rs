@@ -546,6 +546,28 @@ fn a_model_config_of_absurd_size_is_refused_before_anything_is_allocated() {
         assert!(line.contains("num_hidden_layers"), "{args:?}: {line}");
     }
     search_fails(&model, &data, &dir.join("out"), &[], "num_hidden_layers");
+    // A width that overflows a parameter count.
+    let wide = model_copy(&dir.join("wide"), |file, bytes| {
+        if file != "config.json" {
+            return bytes;
+        }
+        let mut config: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        config["hidden_size"] = (1u64 << 62).into();
+        serde_json::to_vec(&config).unwrap()
+    });
+    let line = error_line(&["space", "--model", s(&wide)]);
+    assert!(line.contains("hidden_size"), "{line}");
+    // A space whose ranks exceed the layers' width.
+    let space = dir.join("space.json");
+    std::fs::write(
+        &space,
+        r#"{"name": "huge", "ranks": [100000000],
+            "rules": [{"kind": "lora", "targets": [".*query"]}]}"#,
+    )
+    .unwrap();
+    let line = error_line(&["space", "--model", s(&tiny_bert()), "--space", s(&space)]);
+    assert!(line.contains("100000000"), "{line}");
+    assert!(!line.contains("panicked"), "{line}");
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
