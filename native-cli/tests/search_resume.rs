@@ -146,6 +146,15 @@ fn a_killed_search_resumes_to_the_uninterrupted_result() {
     assert!(config["trainable_params"].as_u64().unwrap() <= 2000);
     let trace = json(&killed.join("search_trace.json"));
     assert_eq!(trace["steps"].as_array().unwrap().len(), expected_steps);
+    // A write the kill interrupted left a temporary file at most; the resumed
+    // run's writes removed it (the killed process is gone).
+    let left: Vec<String> = std::fs::read_dir(&killed)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // A finished run is not resumed again.
     let output = resume.output().unwrap();
