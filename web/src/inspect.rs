@@ -353,6 +353,8 @@ fn check_trace_matches(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
     use bipeft_core::backbone::{bert, Site};
     use bipeft_core::search::dimension_selection::{DimensionStep, FixedRank};
     use bipeft_core::search::SelectionStep;
