@@ -88,12 +88,14 @@ fn a_peer_runs_beside_ours_round_by_round() {
     assert_eq!(pytorch_rows, 2, "{out}");
     // --json: the same figures as JSON on stdout, nothing else there.
     let json = ok(&[
-        "bench", "--model", s(&model), "--backends", "flex", "--kinds", "lora", "--steps", "1",
+        "bench", "--model", s(&model), "--backends", "flex", "--kinds", "lora,search", "--steps", "1",
         "--warmup", "0", "--batch", "2", "--seq-len", "8", "--peer", s(&peer), "--rounds", "1",
         "--json",
     ]);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(json["bipeft"].as_array().unwrap().len(), 1, "{json}");
+    // The LoRA step and the search step, each measured.
+    assert_eq!(json["bipeft"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(json["bipeft"][1]["step"], "search", "{json}");
     assert_eq!(json["peer"][0]["median_ms"], 100.0, "{json}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -436,7 +436,11 @@ fn measure<B: AutodiffBackend>(
         }
         StepKind::Search => {
             let slots = search_slots(&catalogue, false)?;
-            let config = SearchConfig::new(u64::MAX / 4).with_epochs(1);
+            // Early selection off: the steps before the selection begins, as
+            // the figures have always been measured.
+            let config = SearchConfig::new(u64::MAX / 4)
+                .with_epochs(1)
+                .with_selection(None);
             let mut search = BilevelSearch::new(model, slots.clone(), config, 1000, &device)?;
             let all_on = fixed_sample::<B>(
                 &vec![true; slots.len()],
