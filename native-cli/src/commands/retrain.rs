@@ -83,6 +83,9 @@ pub struct Args {
     pub custom: Box<CustomTaskArgs>,
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// Print the closing summary on stderr (for `bipeft demo`, whose stdout is its result).
+    #[arg(long, hide = true)]
+    pub summary_to_stderr: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -94,7 +97,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             quiet: args.quiet,
         },
     )?;
-    print_report(&report, &spec.out);
+    let text = report_text(&report, &spec.out);
+    if args.summary_to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
     Ok(())
 }
 
@@ -141,7 +149,9 @@ pub fn spec_of(args: &Args) -> anyhow::Result<RetrainSpec> {
         seed: args.seed.unwrap_or(defaults.seed),
         max_length: args.max_length.or(defaults.max_length),
         max_train_examples: args.max_train_examples.or(defaults.max_train_examples),
-        validation_from_train: args.validation_from_train.or(defaults.validation_from_train),
+        validation_from_train: args
+            .validation_from_train
+            .or(defaults.validation_from_train),
         max_eval_examples: args.max_eval_examples.or(defaults.max_eval_examples),
         checkpoint_every: args.checkpoint_every.unwrap_or(defaults.checkpoint_every),
         ..defaults
@@ -288,14 +298,18 @@ impl BackendRun for Retrain {
 }
 
 /// The scores on the terminal.
-pub fn print_report(report: &RetrainReport, out: &Path) {
+/// The scores as text: what `retrain` prints when it ends.
+pub fn report_text(report: &RetrainReport, out: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
     let scores = |map: &std::collections::BTreeMap<String, f64>| {
         map.iter()
             .map(|(k, v)| format!("{k} {v:.4}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!(
+    let _ = writeln!(
+        t,
         "{}: best validation {} {:.4} (epoch {}); {} steps in {:.1} s, {} PEFT + {} head parameters",
         report.task,
         report.metric,
@@ -306,24 +320,28 @@ pub fn print_report(report: &RetrainReport, out: &Path) {
         report.peft_params,
         report.head_params
     );
-    println!(
+    let _ = writeln!(
+        t,
         "  validation ({} examples): {}",
         report.validation_examples,
         scores(&report.validation)
     );
-    println!(
+    let _ = writeln!(
+        t,
         "  test       ({} examples): {}",
         report.test_examples,
         scores(&report.test)
     );
     if let Some(majority) = &report.majority_test {
-        println!(
+        let _ = writeln!(
+            t,
             "  always the training set's most frequent class, on test: {}",
             scores(majority)
         );
     }
     for note in &report.notes {
-        println!("note: {note}");
+        let _ = writeln!(t, "note: {note}");
     }
-    println!("wrote {}", out.join("metrics.json").display());
+    let _ = writeln!(t, "wrote {}", out.join("metrics.json").display());
+    t
 }

@@ -196,7 +196,7 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     trace.seconds = Some(seconds());
     write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
     write_json_atomic(&job.out.join("peft_config.json"), &result.config)?;
-    print_summary(&result.config, &trace, &job.out);
+    print_summary(&result.config, &trace, &job.out, job.args.summary_to_stderr);
     Ok(())
 }
 
@@ -239,13 +239,16 @@ fn write_baseline(
     trace.seconds = Some(started.elapsed().as_secs_f64());
     write_json_atomic(&job.out.join("search_trace.json"), &trace)?;
     write_json_atomic(&job.out.join("peft_config.json"), &result.config)?;
-    print_summary(&result.config, &trace, &job.out);
+    print_summary(&result.config, &trace, &job.out, job.args.summary_to_stderr);
     Ok(())
 }
 
-fn print_summary(peft: &PeftConfig, trace: &SearchTrace, out: &Path) {
+fn print_summary(peft: &PeftConfig, trace: &SearchTrace, out: &Path, to_stderr: bool) {
+    use std::fmt::Write as _;
+    let mut t = String::new();
     let (budget, backbone_params) = (trace.budget_params, trace.backbone_params);
-    println!(
+    let _ = writeln!(
+        t,
         "{} modules, {} trainable parameters of a budget of {budget} ({:.4}% of {backbone_params}); {:.1} s{}",
         peft.modules.len(),
         peft.trainable_params,
@@ -255,11 +258,18 @@ fn print_summary(peft: &PeftConfig, trace: &SearchTrace, out: &Path) {
     );
     // The same table as `bipeft inspect RUN_DIR`.
     match crate::commands::inspect::Summary::new(peft, None) {
-        Ok(summary) => print!("{}", summary.to_text()),
-        Err(e) => println!("(no table: {e})"),
+        Ok(summary) => t.push_str(&summary.to_text()),
+        Err(e) => {
+            let _ = writeln!(t, "(no table: {e})");
+        }
     }
     for note in &trace.notes {
-        println!("note: {note}");
+        let _ = writeln!(t, "note: {note}");
     }
-    println!("wrote {}", out.join("peft_config.json").display());
+    let _ = writeln!(t, "wrote {}", out.join("peft_config.json").display());
+    if to_stderr {
+        eprint!("{t}");
+    } else {
+        print!("{t}");
+    }
 }

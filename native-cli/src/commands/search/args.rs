@@ -165,4 +165,7 @@ pub struct Args {
     pub progress: ProgressArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// Print the closing summary on stderr (for `bipeft demo`, whose stdout is its result).
+    #[arg(long, hide = true)]
+    pub summary_to_stderr: bool,
 }
