@@ -71,6 +71,16 @@ impl ProgressArgs {
     }
 }
 
+/// A command's closing summary: on stdout, or on stderr where the command
+/// runs inside another whose stdout is its own result (`bipeft demo`).
+pub fn print_summary(text: &str, to_stderr: bool) {
+    if to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
 /// The running phase: a named bar.
 struct Phase {
     name: String,

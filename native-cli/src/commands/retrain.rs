@@ -97,12 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             quiet: args.quiet,
         },
     )?;
-    let text = report_text(&report, &spec.out);
-    if args.summary_to_stderr {
-        eprint!("{text}");
-    } else {
-        print!("{text}");
-    }
+    crate::progress::print_summary(&report_text(&report, &spec.out), args.summary_to_stderr);
     Ok(())
 }
 
@@ -297,7 +292,6 @@ impl BackendRun for Retrain {
     }
 }
 
-/// The scores on the terminal.
 /// The scores as text: what `retrain` prints when it ends.
 pub fn report_text(report: &RetrainReport, out: &Path) -> String {
     use std::fmt::Write as _;

@@ -14,7 +14,7 @@ pub use args::Args;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use bipeft_core::data::{load_task, SplitOptions};
 use bipeft_core::experiment::Method;
 use bipeft_core::peft_config::PeftConfig;
@@ -61,10 +61,8 @@ fn search<B: burn::tensor::backend::AutodiffBackend>(
     if resume.is_none() {
         check_out_dir(&job.out, args.force)?;
     }
-    if !job.data.exists() {
-        bail!("--data {}: no such directory or file", job.data.display());
-    }
     let source = args.custom.task_source(&job.task, args.max_length)?;
+    crate::commands::retrain::check_data(&job.data, &source)?;
     let task_name = source.name().to_string();
     let backbone = Backbone::load(&job.model)
         .with_context(|| format!("reading the model in {}", job.model.display()))?;
@@ -267,9 +265,5 @@ fn print_summary(peft: &PeftConfig, trace: &SearchTrace, out: &Path, to_stderr: 
         let _ = writeln!(t, "note: {note}");
     }
     let _ = writeln!(t, "wrote {}", out.join("peft_config.json").display());
-    if to_stderr {
-        eprint!("{t}");
-    } else {
-        print!("{t}");
-    }
+    crate::progress::print_summary(&t, to_stderr);
 }
