@@ -25,6 +25,9 @@ pub struct PairedDifference {
     pub std: f64,
     /// 95% confidence interval of the mean; `None` for fewer than two seeds.
     pub ci95: Option<(f64, f64)>,
+    /// How many seeds the interval would need to exclude 0 if the mean and
+    /// the standard deviation stayed as measured ([`seeds_to_separate`]).
+    pub seeds_to_separate: Option<usize>,
 }
 
 impl PairedDifference {
@@ -90,14 +93,34 @@ pub fn paired_differences(records: &[CellRecord]) -> Vec<PairedDifference> {
             mean,
             std,
             ci95,
+            seeds_to_separate: (diffs.len() > 1)
+                .then(|| seeds_to_separate(mean, std))
+                .flatten(),
         });
     }
     out
 }
 
+/// The most seeds [`seeds_to_separate`] looks at: beyond it a gap is, for
+/// this experiment, too small to separate.
+pub const MAX_SEEDS_TO_SEPARATE: usize = 1000;
+
+/// The smallest number of seeds `n ≥ 2` at which a 95% interval of a mean
+/// difference `mean` with standard deviation `std` excludes 0, that is
+/// `t₀.₉₇₅(n − 1) · std / √n < |mean|`; `None` for a zero mean or past
+/// [`MAX_SEEDS_TO_SEPARATE`]. A planning figure, not a power analysis: it
+/// takes the measured mean and spread as the true ones.
+pub fn seeds_to_separate(mean: f64, std: f64) -> Option<usize> {
+    if mean == 0.0 || !mean.is_finite() || !std.is_finite() {
+        return None;
+    }
+    (2..=MAX_SEEDS_TO_SEPARATE).find(|&n| t_975(n - 1) * std / (n as f64).sqrt() < mean.abs())
+}
+
 /// The 0.975 quantile of Student's t with `df` degrees of freedom
-/// (`scipy.stats.t.ppf(0.975, df)`), tabulated to 30; the normal's 1.959964
-/// beyond.
+/// (`scipy.stats.t.ppf(0.975, df)`), tabulated to 30; beyond, the
+/// Cornish–Fisher expansion around the normal's quantile to the 1/ν⁴ term
+/// (within 3·10⁻⁸ of scipy from 31 on).
 pub fn t_975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
         12.706204736174696,
@@ -134,7 +157,16 @@ pub fn t_975(df: usize) -> f64 {
     match df {
         0 => f64::NAN,
         1..=30 => TABLE[df - 1],
-        _ => 1.959963984540054,
+        _ => {
+            let z: f64 = 1.959963984540054;
+            let v = df as f64;
+            let (z3, z5, z7, z9) = (z.powi(3), z.powi(5), z.powi(7), z.powi(9));
+            z + (z3 + z) / (4.0 * v)
+                + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * v.powi(2))
+                + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * v.powi(3))
+                + (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z)
+                    / (92160.0 * v.powi(4))
+        }
     }
 }
 
@@ -190,10 +222,29 @@ mod tests {
         assert!((lo + 0.0545241313525099).abs() < 1e-12, "{lo}");
         assert!((hi - 0.09452413135250991).abs() < 1e-12, "{hi}");
         assert!(!d[0].separates());
+        // By hand: t(n−1)·0.03/√n < 0.02 first holds at n = 12
+        // (n = 11: 2.2281·0.03/√11 = 0.02015; n = 12: 2.2010·0.03/√12 = 0.01906).
+        assert_eq!(d[0].seeds_to_separate, Some(12));
+    }
+
+    #[test]
+    fn seeds_to_separate_by_hand() {
+        // No spread: two seeds already separate any non-zero gap.
+        assert_eq!(seeds_to_separate(0.01, 0.0), Some(2));
+        // A negative gap separates as well as a positive one.
+        assert_eq!(seeds_to_separate(-0.02, 0.03), Some(12));
+        // mean = std: t(n−1)/√n < 1 first at n = 7 (2.4469/√7 = 0.9248;
+        // n = 6: 2.5706/√6 = 1.0494).
+        assert_eq!(seeds_to_separate(0.01, 0.01), Some(7));
+        assert_eq!(seeds_to_separate(0.0, 0.01), None);
+        assert_eq!(seeds_to_separate(1e-6, 1.0), None);
         // scipy.stats.t.ppf(0.975, df) for df 1, 4, 30, and the normal beyond.
         assert!((t_975(1) - 12.706204736174694).abs() < 1e-9);
         assert!((t_975(4) - 2.7764451051977934).abs() < 1e-9);
         assert!((t_975(30) - 2.0422724563012378).abs() < 1e-9);
-        assert!((t_975(31) - 1.959963984540054).abs() < 1e-12);
+        // Past the table: scipy's t.ppf(0.975, df) for df 31, 63, 1000.
+        assert!((t_975(31) - 2.039513446396408).abs() < 1e-7);
+        assert!((t_975(63) - 1.998340542520741).abs() < 1e-8);
+        assert!((t_975(1000) - 1.9623390808264083).abs() < 1e-12);
     }
 }

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::budget::Budget;
 use super::method::Method;
-use super::paired::{paired_differences, PairedDifference};
+use super::paired::{paired_differences, PairedDifference, MAX_SEEDS_TO_SEPARATE};
 use super::plan::Plan;
 use super::record::CellRecord;
 use super::summary::{search_time_per_method, summarise, Group, Stat};
@@ -165,17 +166,28 @@ impl Report {
                 md,
                 "Per model, task and budget: the mean over seeds of score(BIPEFT) − score(method) \
                  (× 100), its sample standard deviation, and a 95% confidence interval of the mean \
-                 (Student's t). *separated* marks an interval that excludes 0.\n"
+                 (Student's t). *separated* marks an interval that excludes 0. *seeds to \
+                 separate*: how many seeds the interval would need to exclude 0 if the mean and \
+                 the standard deviation stayed as measured (a planning figure; > {MAX_SEEDS_TO_SEPARATE} \
+                 means the gap is too small for this spread).\n"
             );
-            let _ = writeln!(md, "| model · task | budget | method | seeds | mean | std | 95% CI | |");
-            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| model · task | budget | method | seeds | mean | std | 95% CI | | seeds to separate |"
+            );
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
             for d in &self.paired_differences {
                 let ci = d.ci95.map_or("—".to_string(), |(lo, hi)| {
                     format!("[{:.2}, {:.2}]", 100.0 * lo, 100.0 * hi)
                 });
+                let needed = match (d.ci95, d.seeds_to_separate) {
+                    (None, _) => "—".to_string(),
+                    (Some(_), Some(n)) => n.to_string(),
+                    (Some(_), None) => format!("> {MAX_SEEDS_TO_SEPARATE}"),
+                };
                 let _ = writeln!(
                     md,
-                    "| {} · {} | {} | {} | {} | {:+.2} | {:.2} | {ci} | {} |",
+                    "| {} · {} | {} | {} | {} | {:+.2} | {:.2} | {ci} | {} | {needed} |",
                     d.model,
                     d.task,
                     d.budget,
@@ -270,7 +282,7 @@ impl Report {
             } else {
                 "behind"
             };
-            lines.push(format!(
+            let mut line = format!(
                 "{} · {} · budget {}: BIPEFT ranks {rank} of {} ({:.2}); the best other method, {}, \
                  scores {:.2}; BIPEFT is {verdict} it ({gap:+.2}).",
                 g.model,
@@ -280,9 +292,72 @@ impl Report {
                 100.0 * g.score.mean,
                 rival.method,
                 100.0 * rival.score.mean
-            ));
+            );
+            line.push_str(&self.paired_verdict(&g.model, &g.task, g.budget));
+            lines.push(line);
         }
         lines
+    }
+
+    /// What the paired 95% intervals of one model × task × budget say, as a
+    /// sentence to follow its standing: which methods BIPEFT is separated from
+    /// (ahead or behind), and which it is not, with the most seeds any of those
+    /// would need at the measured spread. Empty when no interval exists yet.
+    fn paired_verdict(&self, model: &str, task: &str, budget: Budget) -> String {
+        let diffs: Vec<&PairedDifference> = self
+            .paired_differences
+            .iter()
+            .filter(|d| d.model == model && d.task == task && d.budget == budget)
+            .filter(|d| d.ci95.is_some())
+            .collect();
+        if diffs.is_empty() {
+            return String::new();
+        }
+        let names = |keep: &dyn Fn(&PairedDifference) -> bool| -> Vec<String> {
+            diffs
+                .iter()
+                .filter(|d| keep(d))
+                .map(|d| d.method.to_string())
+                .collect()
+        };
+        let ahead = names(&|d| d.separates() && d.mean > 0.0);
+        let behind = names(&|d| d.separates() && d.mean < 0.0);
+        let open = names(&|d| !d.separates());
+        let mut parts = Vec::new();
+        if !ahead.is_empty() {
+            parts.push(format!("ahead of {}", ahead.join(", ")));
+        }
+        if !behind.is_empty() {
+            parts.push(format!("behind {}", behind.join(", ")));
+        }
+        let seeds = diffs[0].seeds.len();
+        let mut sentence = if parts.is_empty() {
+            format!(" Paired over {seeds} seeds, no 95% interval excludes 0")
+        } else {
+            format!(
+                " Paired over {seeds} seeds, the 95% intervals put BIPEFT {}",
+                parts.join(" and ")
+            )
+        };
+        if open.is_empty() {
+            sentence.push('.');
+        } else {
+            let most = diffs
+                .iter()
+                .filter(|d| !d.separates())
+                .map(|d| d.seeds_to_separate)
+                .try_fold(0usize, |most, n| n.map(|n| most.max(n)));
+            let needed = match most {
+                Some(n) => format!("up to {n} seeds at this spread"),
+                None => format!("more than {MAX_SEEDS_TO_SEPARATE} seeds for the smallest gap"),
+            };
+            let joiner = if parts.is_empty() { ":" } else { ";" };
+            sentence.push_str(&format!(
+                "{joiner} not separated from {} (separating them would take {needed}).",
+                open.join(", ")
+            ));
+        }
+        sentence
     }
 }
 
@@ -320,7 +395,9 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 88.1% | 0.5 | 30.0 |"),
+            md.contains(
+                "| 1% (227000) | bitfit | 75.00 ± 1.00 | 3 | 200002 | 88.1% | 0.5 | 30.0 |"
+            ),
             "{md}"
         );
         assert!(
@@ -340,6 +417,14 @@ mod tests {
             "{}",
             standing[0]
         );
+        // Every seed 10 points apart: the interval is a point, away from 0.
+        assert!(
+            standing[0]
+                .ends_with("Paired over 3 seeds, the 95% intervals put BIPEFT ahead of bitfit."),
+            "{}",
+            standing[0]
+        );
+        assert!(md.contains("| separated | 2 |"), "{md}");
     }
 
     #[test]
@@ -348,7 +433,7 @@ mod tests {
         let mut records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
         for r in &mut records {
             if r.method == Method::Bitfit {
-                r.score += 0.105;
+                r.score += 0.105 + 0.02 * (r.seed as f64 - 2.0);
             }
         }
         let report = Report::new(&plan, records, String::new());
@@ -359,7 +444,21 @@ mod tests {
             "{}",
             standing[0]
         );
-        assert_eq!(report.early_selection_saving(), None, "no no_early_selection cells");
+        // BIPEFT − bitfit over seeds 1–3: +1.5, −0.5, −2.5 points (mean −0.5,
+        // std 2.0); scipy: t.ppf(0.975, n−1)·0.02/√n < 0.005 first at n = 64.
+        assert!(
+            standing[0].ends_with(
+                "Paired over 3 seeds, no 95% interval excludes 0: not separated from bitfit \
+                 (separating them would take up to 64 seeds at this spread)."
+            ),
+            "{}",
+            standing[0]
+        );
+        assert_eq!(
+            report.early_selection_saving(),
+            None,
+            "no no_early_selection cells"
+        );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["format"], RESULTS_FORMAT);
         assert_eq!(json["groups"].as_array().unwrap().len(), 4);
