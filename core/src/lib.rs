@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod experiment;
 pub mod kernels;
 pub mod export;
+pub mod flat;
 pub mod loader;
 pub mod metrics;
 pub mod output_dir;

@@ -11,8 +11,9 @@ use burn::tensor::{backend::Backend, Tensor};
 // `Result` stays qualified: burn's `Config` derive expands to code naming the plain `Result`.
 use crate::error::Error;
 
-use super::ops::{add_row, first_cols, first_rows, gelu_new, matmul3, mul_row, normal, zeros};
+use super::ops::{add_row, first_cols, first_rows, gelu_new, mul_row, normal, zeros};
 use super::options::BottleneckInit;
+use crate::flat::matmul3;
 
 /// Shape and initialisation of a bottleneck adapter.
 #[derive(Config, Debug)]

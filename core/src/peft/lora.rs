@@ -17,7 +17,8 @@ use burn::tensor::{backend::Backend, Tensor};
 // `Result` stays qualified: burn's `Config` derive expands to code naming the plain `Result`.
 use crate::error::Error;
 
-use super::ops::{first_cols, first_rows, linear_default_bound, matmul3, mul_row, uniform, zeros};
+use super::ops::{first_cols, first_rows, linear_default_bound, mul_row, uniform, zeros};
+use crate::flat::matmul3;
 
 /// Shape of a LoRA module.
 #[derive(Config, Debug)]

@@ -16,8 +16,9 @@ use burn::tensor::{backend::Backend, Tensor};
 use crate::error::Error;
 
 use super::ops::{
-    add_row, first_cols, first_rows, gelu_new, glorot_bound, matmul3, mul_row, uniform, zeros,
+    add_row, first_cols, first_rows, gelu_new, glorot_bound, mul_row, uniform, zeros,
 };
+use crate::flat::matmul3;
 
 /// Shape of one factorised linear.
 #[derive(Config, Debug)]

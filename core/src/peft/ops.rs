@@ -1,21 +1,9 @@
-//! Small tensor helpers the PEFT modules share: a 3-d × 2-d matmul, the
-//! `gelu_new` activation, and the reference's initialisers.
+//! Small tensor helpers the PEFT modules share: row-wise addition and
+//! scaling, the `gelu_new` activation, and the reference's initialisers
+//! (their 3-d × 2-d matmul is [`crate::flat::matmul3`]).
 
 use burn::module::Param;
 use burn::tensor::{backend::Backend, Distribution, Tensor};
-
-/// `x · w` over the last axis.
-///
-/// # Shapes
-/// - x: `[batch, seq, d_in]`, w: `[d_in, d_out]` → `[batch, seq, d_out]`
-pub fn matmul3<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 2>) -> Tensor<B, 3> {
-    let [batch, seq, d_in] = x.dims();
-    let d_out = w.dims()[1];
-    // Flattened to one 2-d matmul: no reliance on batch broadcasting in matmul.
-    x.reshape([batch * seq, d_in])
-        .matmul(w)
-        .reshape([batch, seq, d_out])
-}
 
 /// Adds a `[d]` vector to every position of `[batch, seq, d]`.
 pub fn add_row<B: Backend>(x: Tensor<B, 3>, row: Tensor<B, 1>) -> Tensor<B, 3> {
@@ -110,17 +98,5 @@ mod tests {
         let y = gelu_new(x).into_data();
         let expected = TensorData::from([-0.045_402_3_f32, -0.154_286, 0.0, 0.841_192, 2.996_363]);
         y.assert_approx_eq::<f32>(&expected, burn::tensor::Tolerance::absolute(1e-5));
-    }
-
-    #[test]
-    fn matmul3_is_a_batched_linear() {
-        let dev = Default::default();
-        let x = Tensor::<B, 3>::from_floats([[[1.0, 2.0], [3.0, 4.0]]], &dev);
-        let w = Tensor::<B, 2>::from_floats([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], &dev);
-        let y = matmul3(x, w).into_data();
-        y.assert_eq(
-            &TensorData::from([[[1.0f32, 2.0, 3.0], [3.0, 4.0, 7.0]]]),
-            true,
-        );
     }
 }

@@ -2,6 +2,7 @@
 //! (`BertAttention` = `BertSelfAttention` + `BertSelfOutput` in transformers,
 //! eager path: `softmax(q kᵀ / sqrt(d_head) + mask) v`).
 
+use crate::flat::linear3;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
@@ -69,13 +70,17 @@ impl<B: Backend> BertAttention<B> {
         let q = hooks.linear(
             site(Point::Query),
             &hidden,
-            self.query.forward(hidden.clone()),
+            linear3(&self.query, hidden.clone()),
         );
-        let k = hooks.linear(site(Point::Key), &hidden, self.key.forward(hidden.clone()));
+        let k = hooks.linear(
+            site(Point::Key),
+            &hidden,
+            linear3(&self.key, hidden.clone()),
+        );
         let v = hooks.linear(
             site(Point::Value),
             &hidden,
-            self.value.forward(hidden.clone()),
+            linear3(&self.value, hidden.clone()),
         );
 
         // Scaling q rather than the scores (as transformers does) is the same
@@ -90,7 +95,7 @@ impl<B: Backend> BertAttention<B> {
         let out = hooks.linear(
             site(Point::AttnOutput),
             &merged,
-            self.output.forward(merged.clone()),
+            linear3(&self.output, merged.clone()),
         );
         let out = hooks.sublayer(site(Point::AttnSublayer), &hidden, out);
         self.norm

@@ -1,6 +1,7 @@
 //! The position-wise feed-forward sub-layer with its residual and LayerNorm
 //! (`BertIntermediate` + `BertOutput` in transformers).
 
+use crate::flat::linear3;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{activation, backend::Backend, Tensor};
@@ -54,13 +55,13 @@ impl<B: Backend> BertFfn<B> {
         let inner = hooks.linear(
             site(Point::FfnIn),
             &input,
-            self.intermediate.forward(input.clone()),
+            linear3(&self.intermediate, input.clone()),
         );
         let inner = apply(self.activation, inner);
         let out = hooks.linear(
             site(Point::FfnOut),
             &inner,
-            self.output.forward(inner.clone()),
+            linear3(&self.output, inner.clone()),
         );
         let out = hooks.sublayer(site(Point::FfnSublayer), &input, out);
         self.norm.forward(out + input, site(Point::FfnNorm), hooks)

@@ -6,6 +6,7 @@
 //! into the initialisation of `q`). Positions enter only through the
 //! additive bias, which also carries the masks.
 
+use crate::flat::linear3;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -120,9 +121,17 @@ impl<B: Backend> T5Attention<B> {
         let site = |point| Site::new(stack, layer, point);
         let [batch, q_len, _] = hidden.dims();
 
-        let query = hooks.linear(site(q_point), &hidden, self.q.forward(hidden.clone()));
-        let key = hooks.linear(site(k_point), &key_value, self.k.forward(key_value.clone()));
-        let value = hooks.linear(site(v_point), &key_value, self.v.forward(key_value.clone()));
+        let query = hooks.linear(site(q_point), &hidden, linear3(&self.q, hidden.clone()));
+        let key = hooks.linear(
+            site(k_point),
+            &key_value,
+            linear3(&self.k, key_value.clone()),
+        );
+        let value = hooks.linear(
+            site(v_point),
+            &key_value,
+            linear3(&self.v, key_value.clone()),
+        );
         let (query, key, value) = (
             self.split_heads(query),
             self.split_heads(key),
@@ -142,7 +151,7 @@ impl<B: Backend> T5Attention<B> {
         let merged = context
             .swap_dims(1, 2)
             .reshape([batch, q_len, self.num_heads * self.d_kv]);
-        hooks.linear(site(o_point), &merged, self.o.forward(merged.clone()))
+        hooks.linear(site(o_point), &merged, linear3(&self.o, merged.clone()))
     }
 
     /// The relative position bias of this (first) block, if it owns one.

@@ -2,6 +2,7 @@
 //! T5 (`T5DenseActDense`), `wo(act(wi_0 x) · wi_1 x)` in v1.1 / FLAN
 //! (`T5DenseGatedActDense`). No biases.
 
+use crate::flat::linear3;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -59,16 +60,16 @@ impl<B: Backend> T5Ffn<B> {
         hooks: &H,
     ) -> Tensor<B, 3> {
         let site = |point| Site::new(stack, layer, point);
-        let hidden = hooks.linear(site(Point::FfnIn), &input, self.wi.forward(input.clone()));
+        let hidden = hooks.linear(site(Point::FfnIn), &input, linear3(&self.wi, input.clone()));
         let mut hidden = apply(self.activation, hidden);
         if let Some(wi_1) = &self.wi_1 {
-            let gate = hooks.linear(site(Point::FfnGate), &input, wi_1.forward(input.clone()));
+            let gate = hooks.linear(site(Point::FfnGate), &input, linear3(wi_1, input.clone()));
             hidden = hidden * gate;
         }
         hooks.linear(
             site(Point::FfnOut),
             &hidden,
-            self.wo.forward(hidden.clone()),
+            linear3(&self.wo, hidden.clone()),
         )
     }
 }

@@ -6,6 +6,7 @@
 //! and no rescale (transformers: `scale_decoder_outputs` in `T5Config`,
 //! `T5ForConditionalGeneration.forward`).
 
+use crate::flat::linear3;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Int, Tensor};
@@ -173,7 +174,7 @@ impl<B: Backend> T5Model<B> {
             hidden
         };
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
+            Some(head) => linear3(head, hidden),
             // burn's `linear` takes [in, out]: shared.weight is [vocab, d_model].
             None => {
                 burn::tensor::module::linear(hidden, self.shared.weight.val().transpose(), None)
