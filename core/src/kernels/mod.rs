@@ -1,4 +1,4 @@
-//! Fused kernels for the hottest element-wise operations of the backbones,
+//! Fused kernels for the hottest element-wise and layout operations of the backbones,
 //! found by profiling the search step. Each public function is backend
 //! generic: on the CPU backend `Flex` (plain or under `Autodiff`, with the
 //! `flex` feature) it runs a fused, vectorised, multi-threaded kernel with
@@ -9,8 +9,10 @@ pub mod fast_exp;
 mod flex;
 pub mod gelu;
 pub mod gelu_math;
+pub mod heads;
 pub mod softmax;
 pub mod softmax_math;
 
 pub use gelu::gelu;
+pub use heads::{merge_heads, split_heads};
 pub use softmax::masked_softmax;

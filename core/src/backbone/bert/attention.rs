@@ -2,7 +2,6 @@
 //! (`BertAttention` = `BertSelfAttention` + `BertSelfOutput` in transformers,
 //! eager path: `softmax(q kᵀ / sqrt(d_head) + mask) v`).
 
-use crate::flat::linear3;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
@@ -11,7 +10,8 @@ use super::config::BertConfig;
 use super::layer_norm::{BertLayerNorm, BertLayerNormConfig};
 use super::linear::init_linear;
 use crate::backbone::hooks::{Hooks, Point, Site, Stack};
-use crate::kernels::masked_softmax;
+use crate::flat::linear3;
+use crate::kernels::{masked_softmax, merge_heads, split_heads};
 
 /// One block's attention sub-layer.
 #[derive(Module, Debug)]
@@ -60,12 +60,8 @@ impl<B: Backend> BertAttention<B> {
         hooks: &H,
     ) -> Tensor<B, 3> {
         let site = |point| Site::new(Stack::Encoder, layer, point);
-        let [batch, seq, width] = hidden.dims();
-        let d_head = width / self.num_heads;
-        let heads = |x: Tensor<B, 3>| {
-            x.reshape([batch, seq, self.num_heads, d_head])
-                .swap_dims(1, 2)
-        };
+        let d_head = hidden.dims()[2] / self.num_heads;
+        let heads = |x: Tensor<B, 3>| split_heads(x, self.num_heads);
 
         let q = hooks.linear(
             site(Point::Query),
@@ -90,7 +86,7 @@ impl<B: Backend> BertAttention<B> {
         let scores = q.clone().matmul(heads(k).swap_dims(2, 3));
         let context = masked_softmax(scores, mask_bias).matmul(heads(v));
         let context = hooks.attention(site(Point::Attention), &q, context);
-        let merged = context.swap_dims(1, 2).reshape([batch, seq, width]);
+        let merged = merge_heads(context);
 
         let out = hooks.linear(
             site(Point::AttnOutput),

@@ -1,7 +1,6 @@
 //! The position-wise feed-forward sub-layer with its residual and LayerNorm
 //! (`BertIntermediate` + `BertOutput` in transformers).
 
-use crate::flat::linear3;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{activation, backend::Backend, Tensor};
@@ -10,6 +9,7 @@ use super::config::{Activation, BertConfig};
 use super::layer_norm::{BertLayerNorm, BertLayerNormConfig};
 use super::linear::init_linear;
 use crate::backbone::hooks::{Hooks, Point, Site, Stack};
+use crate::flat::linear3;
 
 /// One block's FFN sub-layer.
 #[derive(Module, Debug)]

@@ -6,7 +6,6 @@
 //! into the initialisation of `q`). Positions enter only through the
 //! additive bias, which also carries the masks.
 
-use crate::flat::linear3;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -15,6 +14,8 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::position_bias::{RelativePositionBias, RelativePositionBiasConfig};
 use crate::backbone::{Hooks, Point, Site, Stack};
+use crate::flat::linear3;
+use crate::kernels::{merge_heads, split_heads};
 
 /// Which attention of a block: it decides the hook points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +120,6 @@ impl<B: Backend> T5Attention<B> {
     ) -> Tensor<B, 3> {
         let [q_point, k_point, v_point, o_point] = kind.points();
         let site = |point| Site::new(stack, layer, point);
-        let [batch, q_len, _] = hidden.dims();
-
         let query = hooks.linear(site(q_point), &hidden, linear3(&self.q, hidden.clone()));
         let key = hooks.linear(
             site(k_point),
@@ -148,9 +147,7 @@ impl<B: Backend> T5Attention<B> {
             AttentionKind::Cross => context,
         };
 
-        let merged = context
-            .swap_dims(1, 2)
-            .reshape([batch, q_len, self.num_heads * self.d_kv]);
+        let merged = merge_heads(context);
         hooks.linear(site(o_point), &merged, linear3(&self.o, merged.clone()))
     }
 
@@ -166,8 +163,6 @@ impl<B: Backend> T5Attention<B> {
 
     /// `[batch, len, heads·d_kv]` → `[batch, heads, len, d_kv]`
     fn split_heads(&self, x: Tensor<B, 3>) -> Tensor<B, 4> {
-        let [batch, len, _] = x.dims();
-        x.reshape([batch, len, self.num_heads, self.d_kv])
-            .swap_dims(1, 2)
+        split_heads(x, self.num_heads)
     }
 }

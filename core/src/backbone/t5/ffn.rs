@@ -2,7 +2,6 @@
 //! T5 (`T5DenseActDense`), `wo(act(wi_0 x) · wi_1 x)` in v1.1 / FLAN
 //! (`T5DenseGatedActDense`). No biases.
 
-use crate::flat::linear3;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -11,6 +10,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::config::{Activation, FeedForward};
 use crate::backbone::{Hooks, Point, Site, Stack};
+use crate::flat::linear3;
 
 /// Shape and kind of a [`T5Ffn`].
 #[derive(Config, Debug)]

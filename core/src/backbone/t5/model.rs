@@ -6,7 +6,6 @@
 //! and no rescale (transformers: `scale_decoder_outputs` in `T5Config`,
 //! `T5ForConditionalGeneration.forward`).
 
-use crate::flat::linear3;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Int, Tensor};
@@ -16,6 +15,7 @@ use super::config::T5Config;
 use super::stack::{causal_bias, padding_bias, T5Stack, T5StackConfig};
 use crate::backbone::Hooks;
 use crate::error::{Error, Result};
+use crate::flat::linear3;
 
 /// A T5 encoder–decoder with its LM head.
 #[derive(Module, Debug)]
