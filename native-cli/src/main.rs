@@ -1,5 +1,6 @@
 //! `bipeft`: budget-guided search for parameter-efficient fine-tuning, from the command line.
 
+mod allocator;
 mod backend;
 mod cache_dir;
 mod commands;
@@ -46,6 +47,7 @@ enum Command {
 }
 
 fn main() {
+    allocator::keep_freed_pages();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
