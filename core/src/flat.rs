@@ -5,10 +5,13 @@
 //! the weight over the batch, and a CPU backend then runs one small
 //! `[seq, d_in] × [d_in, d_out]` product per example, packing the same weight
 //! again for each of them. Flattened, the backend runs one large product and
-//! packs the weight once; autodiff's backward is flattened the same way.
+//! packs the weight once; autodiff's backward is flattened the same way. The
+//! products are [`crate::kernels::matmul`] and [`crate::kernels::linear`].
 
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
+
+use crate::kernels::{linear as fused_linear, matmul};
 
 /// `x · w` over the last axis.
 ///
@@ -17,9 +20,7 @@ use burn::tensor::{backend::Backend, Tensor};
 pub fn matmul3<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 2>) -> Tensor<B, 3> {
     let [batch, seq, d_in] = x.dims();
     let d_out = w.dims()[1];
-    x.reshape([batch * seq, d_in])
-        .matmul(w)
-        .reshape([batch, seq, d_out])
+    matmul(x.reshape([batch * seq, d_in]), w).reshape([batch, seq, d_out])
 }
 
 /// `linear` applied at every position: the same values as `linear.forward(x)`.
@@ -28,7 +29,11 @@ pub fn matmul3<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 2>) -> Tensor<B, 3> {
 /// - x: `[batch, seq, d_in]` → `[batch, seq, d_out]`
 pub fn linear3<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [batch, seq, d_in] = x.dims();
-    let out = linear.forward(x.reshape([batch * seq, d_in]));
+    let out = fused_linear(
+        x.reshape([batch * seq, d_in]),
+        linear.weight.val(),
+        linear.bias.as_ref().map(|b| b.val()),
+    );
     let d_out = out.dims()[1];
     out.reshape([batch, seq, d_out])
 }
@@ -58,7 +63,11 @@ mod tests {
     fn linear3_gives_burns_linear_and_its_gradients() {
         let dev = Default::default();
         let random = |shape: Vec<usize>| {
-            Tensor::<B, 1>::random([shape.iter().product::<usize>()], Distribution::Default, &dev)
+            Tensor::<B, 1>::random(
+                [shape.iter().product::<usize>()],
+                Distribution::Default,
+                &dev,
+            )
         };
         let linear = Linear::<B> {
             weight: Param::from_tensor(random(vec![5, 3]).reshape([5, 3])),

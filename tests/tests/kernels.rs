@@ -2,10 +2,10 @@
 //! GELU (`bipeft_core::kernels::gelu` vs `activation::gelu`, libm's `erff`)
 //! attention's masked softmax (`masked_softmax` vs add + `softmax`), and the
 //! split into heads and the merge back (`split_heads`, `merge_heads` vs
-//! reshape + `swap_dims`):
+//! reshape + `swap_dims`), and the products (`matmul`, `linear` vs burn's):
 //! values, gradients under autodiff, strided inputs, NaN propagation.
 
-use bipeft_core::kernels::{gelu, masked_softmax, merge_heads, split_heads};
+use bipeft_core::kernels::{gelu, linear, masked_softmax, matmul, merge_heads, split_heads};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{activation, Distribution, ElementConversion, Tensor, TensorData, Tolerance};
 
@@ -179,4 +179,123 @@ fn heads_gradients_match_burn() {
     let reference = leaf.grad(&loss(leaf.clone(), false).backward()).unwrap();
     let diff = max_abs_diff(fused, reference);
     assert!(diff < 1e-6, "max |∂fused − ∂burn| = {diff}");
+}
+
+fn normal<Bk: burn::tensor::backend::Backend, const D: usize>(shape: [usize; D]) -> Tensor<Bk, D> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
+}
+
+#[test]
+fn matmul_matches_burn_on_plain_strided_and_batched_operands() {
+    let a = normal::<B, 2>([37, 19]);
+    let b = normal::<B, 2>([19, 23]);
+    let close = |x: Tensor<B, 2>, y: Tensor<B, 2>| {
+        x.into_data().assert_approx_eq::<f32>(&y.into_data(), Tolerance::absolute(1e-5))
+    };
+    close(matmul(a.clone(), b.clone()), a.clone().matmul(b.clone()));
+    // Transposed views on both sides.
+    let at = normal::<B, 2>([19, 37]).transpose();
+    let bt = normal::<B, 2>([23, 19]).transpose();
+    close(matmul(at.clone(), bt.clone()), at.matmul(bt));
+    // Large enough to run on every core.
+    let big_a = normal::<B, 2>([300, 200]);
+    let big_b = normal::<B, 2>([200, 250]);
+    big_a
+        .clone()
+        .matmul(big_b.clone())
+        .into_data()
+        .assert_approx_eq::<f32>(&matmul(big_a, big_b).into_data(), Tolerance::absolute(1e-4));
+    // Batched, as attention calls it: q · kᵀ with k a swapped view.
+    let q = normal::<B, 4>([2, 3, 5, 4]);
+    let k = normal::<B, 4>([2, 3, 5, 4]).swap_dims(2, 3);
+    matmul(q.clone(), k.clone())
+        .into_data()
+        .assert_approx_eq::<f32>(&q.matmul(k).into_data(), Tolerance::absolute(1e-5));
+    // An empty inner axis gives zeros.
+    let empty = matmul(normal::<B, 2>([3, 0]), normal::<B, 2>([0, 2]));
+    empty.into_data().assert_eq(&TensorData::from([[0f32; 2]; 3]), true);
+    // A broadcast batch takes burn's path, with burn's answer.
+    let w = normal::<B, 3>([1, 4, 2]);
+    let x = normal::<B, 3>([3, 5, 4]);
+    matmul(x.clone(), w.clone())
+        .into_data()
+        .assert_approx_eq::<f32>(&x.matmul(w).into_data(), Tolerance::absolute(1e-5));
+}
+
+#[test]
+fn matmul_gradients_match_burn() {
+    for batched in [false, true] {
+        let (a, b, w) = if batched {
+            (
+                normal::<AD, 4>([2, 3, 6, 5]),
+                normal::<AD, 4>([2, 3, 5, 4]),
+                normal::<AD, 4>([2, 3, 6, 4]),
+            )
+        } else {
+            (
+                normal::<AD, 4>([1, 1, 6, 5]),
+                normal::<AD, 4>([1, 1, 5, 4]),
+                normal::<AD, 4>([1, 1, 6, 4]),
+            )
+        };
+        let run = |fused: bool| {
+            let (a, b) = (a.clone().require_grad(), b.clone().require_grad());
+            let c = if fused {
+                matmul(a.clone(), b.clone())
+            } else {
+                a.clone().matmul(b.clone())
+            };
+            let grads = (c * w.clone()).sum().backward();
+            (a.grad(&grads).unwrap(), b.grad(&grads).unwrap())
+        };
+        let ((da, db), (ra, rb)) = (run(true), run(false));
+        assert!(max_abs_diff(da, ra) < 1e-5);
+        assert!(max_abs_diff(db, rb) < 1e-5);
+    }
+}
+
+#[test]
+fn linear_matches_burn_with_and_without_bias_and_its_gradients() {
+    let x = normal::<AD, 2>([33, 7]);
+    let weight = normal::<AD, 2>([7, 5]);
+    let bias = normal::<AD, 1>([5]);
+    let out_w = normal::<AD, 2>([33, 5]);
+    for with_bias in [true, false] {
+        let run = |fused: bool| {
+            let (x, weight) = (x.clone().require_grad(), weight.clone().require_grad());
+            let bias = with_bias.then(|| bias.clone().require_grad());
+            let y = if fused {
+                linear(x.clone(), weight.clone(), bias.clone())
+            } else {
+                burn::tensor::module::linear(x.clone(), weight.clone(), bias.clone())
+            };
+            let grads = (y.clone() * out_w.clone()).sum().backward();
+            (
+                y.inner(),
+                x.grad(&grads).unwrap(),
+                weight.grad(&grads).unwrap(),
+                bias.map(|b| b.grad(&grads).unwrap()),
+            )
+        };
+        let (y, dx, dw, db) = run(true);
+        let (ry, rdx, rdw, rdb) = run(false);
+        assert!(max_abs_diff(y, ry) < 1e-5);
+        assert!(max_abs_diff(dx, rdx) < 1e-5);
+        assert!(max_abs_diff(dw, rdw) < 1e-5);
+        if let (Some(db), Some(rdb)) = (db, rdb) {
+            assert!(max_abs_diff(db, rdb) < 1e-5);
+        }
+    }
+    // Frozen weight and bias (as in the backbone): only x gets a gradient.
+    let leaf = x.clone().require_grad();
+    let grads = (linear(leaf.clone(), weight.clone(), Some(bias.clone())) * out_w.clone())
+        .sum()
+        .backward();
+    let reference = out_w.inner().matmul(weight.clone().inner().transpose());
+    assert!(max_abs_diff(leaf.grad(&grads).unwrap(), reference) < 1e-5);
+    assert!(weight.grad(&grads).is_none());
+    // Inference (no autodiff): the same values.
+    let plain = linear(x.clone().inner(), weight.clone().inner(), Some(bias.clone().inner()));
+    let expected = burn::tensor::module::linear(x.inner(), weight.inner(), Some(bias.inner()));
+    assert!(max_abs_diff(plain, expected) < 1e-5);
 }

@@ -10,9 +10,11 @@ mod flex;
 pub mod gelu;
 pub mod gelu_math;
 pub mod heads;
+pub mod matmul;
 pub mod softmax;
 pub mod softmax_math;
 
 pub use gelu::gelu;
 pub use heads::{merge_heads, split_heads};
+pub use matmul::{linear, matmul};
 pub use softmax::masked_softmax;

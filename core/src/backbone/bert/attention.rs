@@ -11,7 +11,7 @@ use super::layer_norm::{BertLayerNorm, BertLayerNormConfig};
 use super::linear::init_linear;
 use crate::backbone::hooks::{Hooks, Point, Site, Stack};
 use crate::flat::linear3;
-use crate::kernels::{masked_softmax, merge_heads, split_heads};
+use crate::kernels::{masked_softmax, matmul, merge_heads, split_heads};
 
 /// One block's attention sub-layer.
 #[derive(Module, Debug)]
@@ -83,8 +83,8 @@ impl<B: Backend> BertAttention<B> {
         // product, and hands prefix-tuning the query as it enters q kᵀ.
         // (Scaled before the split into heads: one pass over contiguous memory.)
         let q = heads(q.mul_scalar((d_head as f64).powf(-0.5)));
-        let scores = q.clone().matmul(heads(k).swap_dims(2, 3));
-        let context = masked_softmax(scores, mask_bias).matmul(heads(v));
+        let scores = matmul(q.clone(), heads(k).swap_dims(2, 3));
+        let context = matmul(masked_softmax(scores, mask_bias), heads(v));
         let context = hooks.attention(site(Point::Attention), &q, context);
         let merged = merge_heads(context);
 

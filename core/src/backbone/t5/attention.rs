@@ -15,7 +15,7 @@ use burn::tensor::{backend::Backend, Tensor};
 use super::position_bias::{RelativePositionBias, RelativePositionBiasConfig};
 use crate::backbone::{Hooks, Point, Site, Stack};
 use crate::flat::linear3;
-use crate::kernels::{merge_heads, split_heads};
+use crate::kernels::{matmul, merge_heads, split_heads};
 
 /// Which attention of a block: it decides the hook points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,8 +138,8 @@ impl<B: Backend> T5Attention<B> {
         );
 
         // No 1/sqrt(d_kv): see the module doc.
-        let scores = query.clone().matmul(key.swap_dims(2, 3)) + bias;
-        let context = softmax(scores, 3).matmul(value);
+        let scores = matmul(query.clone(), key.swap_dims(2, 3)) + bias;
+        let context = matmul(softmax(scores, 3), value);
         let context = match kind {
             AttentionKind::SelfAttention => {
                 hooks.attention(site(Point::Attention), &query, context)
