@@ -211,6 +211,13 @@ fn matmul_matches_burn_on_plain_strided_and_batched_operands() {
     matmul(q.clone(), k.clone())
         .into_data()
         .assert_approx_eq::<f32>(&q.matmul(k).into_data(), Tolerance::absolute(1e-5));
+    // Tall and thin (LoRA's factors), split into blocks of rows: plain and
+    // with a transposed left side, whose rows are not contiguous.
+    let tall = normal::<B, 2>([1500, 64]);
+    let thin = normal::<B, 2>([64, 8]);
+    close(matmul(tall.clone(), thin.clone()), tall.matmul(thin.clone()));
+    let tall_t = normal::<B, 2>([64, 1500]).transpose();
+    close(matmul(tall_t.clone(), thin.clone()), tall_t.matmul(thin));
     // An empty inner axis gives zeros.
     let empty = matmul(normal::<B, 2>([3, 0]), normal::<B, 2>([0, 2]));
     empty.into_data().assert_eq(&TensorData::from([[0f32; 2]; 3]), true);
@@ -286,6 +293,12 @@ fn linear_matches_burn_with_and_without_bias_and_its_gradients() {
             assert!(max_abs_diff(db, rdb) < 1e-5);
         }
     }
+    // Tall and thin with a bias: the bias lands on every block of rows.
+    let tall = normal::<B, 2>([1500, 64]);
+    let thin = normal::<B, 2>([64, 8]);
+    let row = normal::<B, 1>([8]);
+    let fused = linear(tall.clone(), thin.clone(), Some(row.clone()));
+    assert!(max_abs_diff(fused, burn::tensor::module::linear(tall, thin, Some(row))) < 1e-4);
     // Frozen weight and bias (as in the backbone): only x gets a gradient.
     let leaf = x.clone().require_grad();
     let grads = (linear(leaf.clone(), weight.clone(), Some(bias.clone())) * out_w.clone())

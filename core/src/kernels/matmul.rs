@@ -97,8 +97,15 @@ mod flex {
 
     use crate::kernels::flex::{contiguous_f32, values, TrackedFlexTensor};
 
-    /// Products of at least this many multiply-adds run on every core.
+    /// Products of at least this many multiply-adds run on every core,
+    /// split by gemm.
     const PARALLEL_WORK: usize = 192 * 192 * 192;
+
+    /// Smaller products of at least this many multiply-adds in all are
+    /// still split over the cores: batches one per task, a single tall
+    /// product by blocks of at least [`SPLIT_ROWS`] rows.
+    const SPLIT_WORK: usize = 1 << 19;
+    const SPLIT_ROWS: usize = 128;
 
     /// One operand's matrices: where each batch's matrix starts and its
     /// row and column strides, in elements of its storage.
@@ -149,62 +156,82 @@ mod flex {
         // SAFETY: MaybeUninit needs no initialisation; every element is
         // written below before the vector is read as f32.
         unsafe { out.set_len(batches * size) };
-        let one = |index: usize, dst: &mut [MaybeUninit<f32>], parallel: bool| {
-            if let Some(row) = bias_row {
-                for r in dst.chunks_exact_mut(n.max(1)) {
-                    for (o, &v) in r.iter_mut().zip(row) {
-                        o.write(v);
+        // Rows `row0..` of batch `index` into `dst` (whole rows of `n`).
+        let rows_into =
+            |index: usize, row0: usize, dst: &mut [MaybeUninit<f32>], parallel: bool| {
+                if let Some(row) = bias_row {
+                    for r in dst.chunks_exact_mut(n.max(1)) {
+                        for (o, &v) in r.iter_mut().zip(row) {
+                            o.write(v);
+                        }
                     }
+                } else if k == 0 {
+                    dst.iter_mut().for_each(|o| {
+                        o.write(0.0);
+                    });
                 }
-            } else if k == 0 {
-                dst.iter_mut().for_each(|o| {
-                    o.write(0.0);
-                });
-            }
-            if k == 0 || size == 0 {
-                return;
-            }
-            let parallelism = if parallel {
-                gemm::Parallelism::Rayon(0)
-            } else {
-                gemm::Parallelism::None
+                let rows = dst.len() / n.max(1);
+                if k == 0 || rows == 0 || n == 0 {
+                    return;
+                }
+                let parallelism = if parallel {
+                    gemm::Parallelism::Rayon(0)
+                } else {
+                    gemm::Parallelism::None
+                };
+                let lhs_start = a.starts[index] + row0 as isize * a.row_stride;
+                // SAFETY: the operands' starts and strides come from their own
+                // layouts and the rows asked for lie within `m`, so every element
+                // gemm reads lies in their storage; dst is `rows × n` row-major.
+                // With `read_dst` false gemm only writes dst.
+                unsafe {
+                    gemm::gemm(
+                        rows,
+                        n,
+                        k,
+                        dst.as_mut_ptr() as *mut f32,
+                        1,
+                        n as isize,
+                        bias_row.is_some(),
+                        a.data.as_ptr().offset(lhs_start),
+                        a.col_stride,
+                        a.row_stride,
+                        b.data.as_ptr().offset(b.starts[index]),
+                        b.col_stride,
+                        b.row_stride,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        parallelism,
+                    );
+                }
             };
-            // SAFETY: the operands' starts and strides come from their own
-            // layouts, so every element gemm reads lies in their storage; dst
-            // is `m × n` row-major. With `read_dst` false gemm only writes dst.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    dst.as_mut_ptr() as *mut f32,
-                    1,
-                    n as isize,
-                    bias_row.is_some(),
-                    a.data.as_ptr().offset(a.starts[index]),
-                    a.col_stride,
-                    a.row_stride,
-                    b.data.as_ptr().offset(b.starts[index]),
-                    b.col_stride,
-                    b.row_stride,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
-            }
-        };
         let work = m * n * k;
-        if batches == 1 || work >= PARALLEL_WORK {
+        if work >= PARALLEL_WORK {
+            // Large products: gemm splits each one over the cores.
             for (index, dst) in out.chunks_mut(size.max(1)).enumerate().take(batches) {
-                one(index, dst, work >= PARALLEL_WORK);
+                rows_into(index, 0, dst, true);
             }
-        } else {
+        } else if batches > 1 && batches * work >= SPLIT_WORK {
+            // Many small products (attention's, per head): one per task.
             out.par_chunks_mut(size.max(1))
                 .enumerate()
-                .for_each(|(index, dst)| one(index, dst, false));
+                .for_each(|(index, dst)| rows_into(index, 0, dst, false));
+        } else if batches == 1 && work >= SPLIT_WORK && m >= 2 * SPLIT_ROWS {
+            // A tall, thin product (LoRA's rank-r factors): blocks of rows,
+            // one per task; gemm would keep it on one core.
+            let block = m
+                .div_ceil(rayon::current_num_threads().max(1))
+                .max(SPLIT_ROWS);
+            out.par_chunks_mut(block * n)
+                .enumerate()
+                .for_each(|(i, dst)| rows_into(0, i * block, dst, false));
+        } else {
+            for (index, dst) in out.chunks_mut(size.max(1)).enumerate().take(batches) {
+                rows_into(index, 0, dst, false);
+            }
         }
         // SAFETY: every element was written (by the bias, the zero fill or gemm).
         let out: Vec<f32> = unsafe {
