@@ -330,7 +330,14 @@ impl Report {
         if !behind.is_empty() {
             parts.push(format!("behind {}", behind.join(", ")));
         }
-        let seeds = diffs[0].seeds.len();
+        let (fewest, most) = diffs.iter().fold((usize::MAX, 0), |(lo, hi), d| {
+            (lo.min(d.seeds.len()), hi.max(d.seeds.len()))
+        });
+        let seeds = if fewest == most {
+            most.to_string()
+        } else {
+            format!("{fewest}–{most}")
+        };
         let mut sentence = if parts.is_empty() {
             format!(" Paired over {seeds} seeds, no 95% interval excludes 0")
         } else {
@@ -463,6 +470,31 @@ mod tests {
         assert_eq!(json["format"], RESULTS_FORMAT);
         assert_eq!(json["groups"].as_array().unwrap().len(), 4);
         assert_eq!(json["cells"].as_array().unwrap().len(), 12);
+    }
+
+    #[test]
+    fn the_paired_verdict_names_the_range_of_seeds() {
+        let plan = plan();
+        let mut records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
+        // A second baseline with seeds 1 and 2 only, 10 points below BIPEFT.
+        let partial: Vec<CellRecord> = records
+            .iter()
+            .filter(|r| r.method == Method::Bitfit && r.seed < 3)
+            .map(|r| CellRecord {
+                method: Method::UniformLora,
+                ..r.clone()
+            })
+            .collect();
+        records.extend(partial);
+        let report = Report::new(&plan, records, String::new());
+        let standing = report.bipeft_standing();
+        assert!(
+            standing[0].ends_with(
+                "Paired over 2–3 seeds, the 95% intervals put BIPEFT ahead of bitfit, uniform_lora."
+            ),
+            "{}",
+            standing[0]
+        );
     }
 
     #[test]
