@@ -349,15 +349,24 @@ impl Report {
         if open.is_empty() {
             sentence.push('.');
         } else {
-            let most = diffs
+            // Seeds each open gap needs; `None` (past the limit) sorts last.
+            let needs: Vec<Option<usize>> = diffs
                 .iter()
                 .filter(|d| !d.separates())
                 .map(|d| d.seeds_to_separate)
+                .collect();
+            let fewest = needs.iter().flatten().min().copied();
+            let most = needs
+                .iter()
                 .try_fold(0usize, |most, n| n.map(|n| most.max(n)));
-            let needed = match most {
-                Some(n) => format!("up to {n} seeds at this spread"),
-                None => format!("more than {MAX_SEEDS_TO_SEPARATE} seeds for the smallest gap"),
+            let beyond = format!("more than {MAX_SEEDS_TO_SEPARATE}");
+            let needed = match (fewest, most) {
+                (Some(a), Some(b)) if a == b => format!("{a} seeds"),
+                (Some(a), Some(b)) => format!("{a} to {b} seeds"),
+                (Some(a), None) => format!("{a} to {beyond} seeds"),
+                (None, _) => format!("{beyond} seeds"),
             };
+            let needed = format!("{needed} at this spread");
             let joiner = if parts.is_empty() { ":" } else { ";" };
             sentence.push_str(&format!(
                 "{joiner} not separated from {} (separating them would take {needed}).",
@@ -456,7 +465,7 @@ mod tests {
         assert!(
             standing[0].ends_with(
                 "Paired over 3 seeds, no 95% interval excludes 0: not separated from bitfit \
-                 (separating them would take up to 64 seeds at this spread)."
+                 (separating them would take 64 seeds at this spread)."
             ),
             "{}",
             standing[0]
@@ -465,6 +474,30 @@ mod tests {
             report.early_selection_saving(),
             None,
             "no no_early_selection cells"
+        );
+        // A second open gap with twice the spread: scipy puts it at 249
+        // seeds, so the sentence gives the range.
+        let mut records: Vec<CellRecord> = plan.cells().iter().map(record).collect();
+        let noisier: Vec<CellRecord> = records
+            .iter()
+            .filter(|r| r.method == Method::Bitfit)
+            .map(|r| CellRecord {
+                method: Method::UniformLora,
+                score: r.score + 0.105 + 0.04 * (r.seed as f64 - 2.0),
+                ..r.clone()
+            })
+            .collect();
+        for r in &mut records {
+            if r.method == Method::Bitfit {
+                r.score += 0.105 + 0.02 * (r.seed as f64 - 2.0);
+            }
+        }
+        records.extend(noisier);
+        let standing = Report::new(&plan, records, String::new()).bipeft_standing();
+        assert!(
+            standing[0].ends_with("(separating them would take 64 to 249 seeds at this spread)."),
+            "{}",
+            standing[0]
         );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["format"], RESULTS_FORMAT);
