@@ -301,7 +301,7 @@ impl Report {
 
     /// What the paired 95% intervals of one model × task × budget say, as a
     /// sentence to follow its standing: which methods BIPEFT is separated from
-    /// (ahead or behind), and which it is not, with the most seeds any of those
+    /// (ahead or behind), and which it is not, with the range of seeds those
     /// would need at the measured spread. Empty when no interval exists yet.
     fn paired_verdict(&self, model: &str, task: &str, budget: Budget) -> String {
         let diffs: Vec<&PairedDifference> = self

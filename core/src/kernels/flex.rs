@@ -30,6 +30,17 @@ pub enum Opened<B: Backend, const D: usize> {
     Other(Tensor<B, D>),
 }
 
+impl<B: Backend, const D: usize> Opened<B, D> {
+    /// The tensor again, unchanged: for a kernel that does not take it.
+    pub fn into_tensor(self) -> Tensor<B, D> {
+        match self {
+            Opened::Plain(x) => close(x),
+            Opened::Tracked(x) => close(x),
+            Opened::Other(x) => x,
+        }
+    }
+}
+
 /// Opens `x` if it lives on `Flex` or `Autodiff<Flex>` and holds `f32`.
 pub fn open<B: Backend, const D: usize>(x: Tensor<B, D>) -> Opened<B, D> {
     let plain = TypeId::of::<B>() == TypeId::of::<Flex>();

@@ -24,8 +24,7 @@ pub fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
         super::flex::Opened::Tracked(x) => {
             return super::flex::close(flex::split_tracked(x, heads));
         }
-        super::flex::Opened::Plain(x) => super::flex::close(x),
-        super::flex::Opened::Other(x) => x,
+        x => x.into_tensor(),
     };
     x.reshape([batch, seq, heads, width / heads])
         .swap_dims(1, 2)

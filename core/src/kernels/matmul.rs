@@ -29,7 +29,7 @@ pub fn matmul<B: Backend, const D: usize>(lhs: Tensor<B, D>, rhs: Tensor<B, D>) 
             (true, Opened::Tracked(a), Opened::Tracked(b)) => {
                 return close(flex::matmul_tracked(a, b));
             }
-            (_, a, b) => (reopen(a), reopen(b)),
+            (_, a, b) => (a.into_tensor(), b.into_tensor()),
         }
     };
     lhs.matmul(rhs)
@@ -65,21 +65,10 @@ pub fn linear<B: Backend>(
             (true, Opened::Tracked(x), Opened::Tracked(w), Some(Opened::Tracked(b))) => {
                 return close(flex::linear_tracked(x, w, b));
             }
-            (_, x, w, b) => (reopen(x), reopen(w), b.map(reopen)),
+            (_, x, w, b) => (x.into_tensor(), w.into_tensor(), b.map(|b| b.into_tensor())),
         }
     };
     burn::tensor::module::linear(x, weight, bias)
-}
-
-/// An opened tensor as a tensor of `B` again.
-#[cfg(feature = "flex")]
-fn reopen<B: Backend, const D: usize>(x: super::flex::Opened<B, D>) -> Tensor<B, D> {
-    use super::flex::{close, Opened};
-    match x {
-        Opened::Plain(x) => close(x),
-        Opened::Tracked(x) => close(x),
-        Opened::Other(x) => x,
-    }
 }
 
 #[cfg(feature = "flex")]

@@ -22,9 +22,7 @@ pub fn masked_softmax<B: Backend>(scores: Tensor<B, 4>, mask_bias: Tensor<B, 4>)
             match (open(scores), bias) {
                 (Opened::Plain(s), Some(m)) => return close(flex::forward(&s, &m, rows_per_bias)),
                 (Opened::Tracked(s), Some(m)) => return close(flex::tracked(s, m, rows_per_bias)),
-                (Opened::Plain(s), None) => (close(s), mask_bias),
-                (Opened::Tracked(s), None) => (close(s), mask_bias),
-                (Opened::Other(s), _) => (s, mask_bias),
+                (s, _) => (s.into_tensor(), mask_bias),
             }
         } else {
             (scores, mask_bias)

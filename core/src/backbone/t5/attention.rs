@@ -132,9 +132,9 @@ impl<B: Backend> T5Attention<B> {
             linear3(&self.v, key_value.clone()),
         );
         let (query, key, value) = (
-            self.split_heads(query),
-            self.split_heads(key),
-            self.split_heads(value),
+            split_heads(query, self.num_heads),
+            split_heads(key, self.num_heads),
+            split_heads(value, self.num_heads),
         );
 
         // No 1/sqrt(d_kv): see the module doc.
@@ -159,10 +159,5 @@ impl<B: Backend> T5Attention<B> {
         self.relative_attention_bias
             .as_ref()
             .map(|bias| bias.forward(q_len, k_len))
-    }
-
-    /// `[batch, len, heads·d_kv]` → `[batch, heads, len, d_kv]`
-    fn split_heads(&self, x: Tensor<B, 3>) -> Tensor<B, 4> {
-        split_heads(x, self.num_heads)
     }
 }
