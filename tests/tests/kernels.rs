@@ -2,10 +2,13 @@
 //! GELU (`bipeft_core::kernels::gelu` vs `activation::gelu`, libm's `erff`)
 //! attention's masked softmax (`masked_softmax` vs add + `softmax`), and the
 //! split into heads and the merge back (`split_heads`, `merge_heads` vs
-//! reshape + `swap_dims`), and the products (`matmul`, `linear` vs burn's):
+//! reshape + `swap_dims`), the products (`matmul`, `linear` vs burn's), and
+//! LayerNorm's halves (`normalize`, `scale_shift` vs burn's composition):
 //! values, gradients under autodiff, strided inputs, NaN propagation.
 
-use bipeft_core::kernels::{gelu, linear, masked_softmax, matmul, merge_heads, split_heads};
+use bipeft_core::kernels::{
+    gelu, linear, masked_softmax, matmul, merge_heads, normalize, scale_shift, split_heads,
+};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{activation, Distribution, ElementConversion, Tensor, TensorData, Tolerance};
 
@@ -31,7 +34,10 @@ fn fused_gelu_matches_burn_and_is_the_path_taken() {
     // equality here would mean the fused path was not taken.
     let fused: Vec<f32> = fused.into_data().to_vec().unwrap();
     let reference: Vec<f32> = reference.into_data().to_vec().unwrap();
-    assert!(fused.iter().zip(&reference).any(|(a, b)| a.to_bits() != b.to_bits()));
+    assert!(fused
+        .iter()
+        .zip(&reference)
+        .any(|(a, b)| a.to_bits() != b.to_bits()));
 }
 
 #[test]
@@ -78,7 +84,10 @@ fn mask_bias<Bk: burn::tensor::backend::Backend>(keys: usize, masked: &[usize]) 
         .iter()
         .flat_map(|&m| (0..keys).map(move |j| if j + m >= keys { -1e4 } else { 0.0 }))
         .collect();
-    Tensor::from_data(TensorData::new(values, [masked.len(), 1, 1, keys]), &Default::default())
+    Tensor::from_data(
+        TensorData::new(values, [masked.len(), 1, 1, keys]),
+        &Default::default(),
+    )
 }
 
 #[test]
@@ -100,11 +109,15 @@ fn masked_softmax_gradient_matches_burn() {
     let bias = mask_bias::<AD>(6, &[1, 3]);
 
     let leaf = scores.clone().require_grad();
-    let grads = (masked_softmax(leaf.clone(), bias.clone()) * w.clone()).sum().backward();
+    let grads = (masked_softmax(leaf.clone(), bias.clone()) * w.clone())
+        .sum()
+        .backward();
     let fused = leaf.grad(&grads).unwrap();
 
     let leaf = scores.require_grad();
-    let grads = (activation::softmax(leaf.clone() + bias, 3) * w).sum().backward();
+    let grads = (activation::softmax(leaf.clone() + bias, 3) * w)
+        .sum()
+        .backward();
     let reference = leaf.grad(&grads).unwrap();
 
     let diff = max_abs_diff(fused, reference);
@@ -136,19 +149,25 @@ fn heads_split_and_merge_as_burns_reshape_and_swap() {
     let x = Tensor::<B, 3>::random([3, 5, 12], Distribution::Normal(0.0, 1.0), &device);
     let split = split_heads(x.clone(), 4);
     assert_eq!(split.dims(), [3, 4, 5, 3]);
-    split
-        .clone()
-        .into_data()
-        .assert_eq(&x.clone().reshape([3, 5, 4, 3]).swap_dims(1, 2).into_data(), true);
+    split.clone().into_data().assert_eq(
+        &x.clone().reshape([3, 5, 4, 3]).swap_dims(1, 2).into_data(),
+        true,
+    );
     // Merged from the view, and from a contiguous copy: the input again.
-    merge_heads(split.clone()).into_data().assert_eq(&x.clone().into_data(), true);
+    merge_heads(split.clone())
+        .into_data()
+        .assert_eq(&x.clone().into_data(), true);
     let contiguous = Tensor::<B, 4>::from_data(split.into_data(), &device);
-    merge_heads(contiguous).into_data().assert_eq(&x.into_data(), true);
+    merge_heads(contiguous)
+        .into_data()
+        .assert_eq(&x.into_data(), true);
     // Runs that are not contiguous (d strided): swapped seq and d.
     let odd = Tensor::<B, 4>::random([2, 3, 4, 5], Distribution::Normal(0.0, 1.0), &device);
     let strided = odd.clone().swap_dims(2, 3);
     let expected = strided.clone().swap_dims(1, 2).reshape([2, 5, 12]);
-    merge_heads(strided).into_data().assert_eq(&expected.into_data(), true);
+    merge_heads(strided)
+        .into_data()
+        .assert_eq(&expected.into_data(), true);
 }
 
 #[test]
@@ -190,7 +209,8 @@ fn matmul_matches_burn_on_plain_strided_and_batched_operands() {
     let a = normal::<B, 2>([37, 19]);
     let b = normal::<B, 2>([19, 23]);
     let close = |x: Tensor<B, 2>, y: Tensor<B, 2>| {
-        x.into_data().assert_approx_eq::<f32>(&y.into_data(), Tolerance::absolute(1e-5))
+        x.into_data()
+            .assert_approx_eq::<f32>(&y.into_data(), Tolerance::absolute(1e-5))
     };
     close(matmul(a.clone(), b.clone()), a.clone().matmul(b.clone()));
     // Transposed views on both sides.
@@ -215,12 +235,17 @@ fn matmul_matches_burn_on_plain_strided_and_batched_operands() {
     // with a transposed left side, whose rows are not contiguous.
     let tall = normal::<B, 2>([1500, 64]);
     let thin = normal::<B, 2>([64, 8]);
-    close(matmul(tall.clone(), thin.clone()), tall.matmul(thin.clone()));
+    close(
+        matmul(tall.clone(), thin.clone()),
+        tall.matmul(thin.clone()),
+    );
     let tall_t = normal::<B, 2>([64, 1500]).transpose();
     close(matmul(tall_t.clone(), thin.clone()), tall_t.matmul(thin));
     // An empty inner axis gives zeros.
     let empty = matmul(normal::<B, 2>([3, 0]), normal::<B, 2>([0, 2]));
-    empty.into_data().assert_eq(&TensorData::from([[0f32; 2]; 3]), true);
+    empty
+        .into_data()
+        .assert_eq(&TensorData::from([[0f32; 2]; 3]), true);
     // A broadcast batch takes burn's path, with burn's answer.
     let w = normal::<B, 3>([1, 4, 2]);
     let x = normal::<B, 3>([3, 5, 4]);
@@ -308,7 +333,80 @@ fn linear_matches_burn_with_and_without_bias_and_its_gradients() {
     assert!(max_abs_diff(leaf.grad(&grads).unwrap(), reference) < 1e-5);
     assert!(weight.grad(&grads).is_none());
     // Inference (no autodiff): the same values.
-    let plain = linear(x.clone().inner(), weight.clone().inner(), Some(bias.clone().inner()));
+    let plain = linear(
+        x.clone().inner(),
+        weight.clone().inner(),
+        Some(bias.clone().inner()),
+    );
     let expected = burn::tensor::module::linear(x.inner(), weight.inner(), Some(bias.inner()));
     assert!(max_abs_diff(plain, expected) < 1e-5);
+}
+
+/// LayerNorm composed of burn's operations, as the backbone wrote it before
+/// the fused kernels.
+fn composed_layer_norm<Bk: burn::tensor::backend::Backend>(
+    x: Tensor<Bk, 3>,
+    scale: Tensor<Bk, 1>,
+    shift: Tensor<Bk, 1>,
+    epsilon: f64,
+) -> (Tensor<Bk, 3>, Tensor<Bk, 3>) {
+    let (var, mean) = x.clone().var_mean_bias(2);
+    let normalized = (x - mean) / (var + epsilon).sqrt();
+    let output = normalized.clone() * scale.unsqueeze::<3>() + shift.unsqueeze::<3>();
+    (normalized, output)
+}
+
+#[test]
+fn layer_norm_matches_burns_composition_on_plain_and_strided_inputs() {
+    // Rows of 384 (MiniLM) and of 19 (a tail beyond the 8-lane sums), with
+    // an offset and a spread unlike N(0, 1).
+    for d in [384, 19] {
+        let x = normal::<B, 3>([3, 7, d]).mul_scalar(4.0).add_scalar(2.5);
+        let scale = normal::<B, 1>([d]);
+        let shift = normal::<B, 1>([d]);
+        let (n_ref, y_ref) = composed_layer_norm(x.clone(), scale.clone(), shift.clone(), 1e-12);
+        let n = normalize(x.clone(), 1e-12);
+        let y = scale_shift(n.clone(), scale.clone(), shift.clone());
+        assert!(max_abs_diff(n, n_ref) < 2e-5);
+        assert!(max_abs_diff(y, y_ref) < 2e-5);
+    }
+    // A strided view (rows not contiguous).
+    let x = normal::<B, 3>([5, 6, 8]).swap_dims(1, 2);
+    let (n_ref, _) = composed_layer_norm(x.clone(), normal::<B, 1>([6]), normal::<B, 1>([6]), 1e-5);
+    assert!(max_abs_diff(normalize(x, 1e-5), n_ref) < 2e-5);
+}
+
+#[test]
+fn layer_norm_gradients_match_burns_composition() {
+    let d = 384;
+    let x = normal::<AD, 3>([4, 9, d]).mul_scalar(3.0).add_scalar(-1.0);
+    let weight = normal::<AD, 3>([4, 9, d]);
+    let (scale, shift) = (normal::<AD, 1>([d]), normal::<AD, 1>([d]));
+
+    // Frozen scale and shift (the backbone during PEFT): both fused kernels.
+    // The loss reads the normalised value too, as LN-tuning does.
+    let loss = |n: Tensor<AD, 3>, y: Tensor<AD, 3>| {
+        (y * weight.clone()).sum() + n.powf_scalar(2.0).sum().mul_scalar(0.1)
+    };
+    let leaf = x.clone().require_grad();
+    let n = normalize(leaf.clone(), 1e-12);
+    let y = scale_shift(n.clone(), scale.clone(), shift.clone());
+    let fused = leaf.grad(&loss(n, y).backward()).unwrap();
+    let leaf = x.clone().require_grad();
+    let (n, y) = composed_layer_norm(leaf.clone(), scale.clone(), shift.clone(), 1e-12);
+    let reference = leaf.grad(&loss(n, y).backward()).unwrap();
+    let diff = max_abs_diff(fused, reference);
+    assert!(diff < 1e-4, "max |∂fused − ∂burn| = {diff}");
+
+    // A trained scale and shift get their gradients (burn's operations).
+    let (scale, shift) = (scale.require_grad(), shift.require_grad());
+    let leaf = x.clone().require_grad();
+    let n = normalize(leaf.clone(), 1e-12);
+    let grads = loss(n.clone(), scale_shift(n, scale.clone(), shift.clone())).backward();
+    let (ds, db) = (scale.grad(&grads).unwrap(), shift.grad(&grads).unwrap());
+    let leaf = x.require_grad();
+    let (n, y) = composed_layer_norm(leaf, scale.clone(), shift.clone(), 1e-12);
+    let grads = loss(n, y).backward();
+    assert!(max_abs_diff(ds, scale.grad(&grads).unwrap()) < 1e-3);
+    assert!(max_abs_diff(db, shift.grad(&grads).unwrap()) < 1e-3);
 }

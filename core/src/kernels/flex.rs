@@ -3,6 +3,7 @@
 //! `B: Backend` parameter and no trait bound spreads through the crate.
 
 use std::any::{Any, TypeId};
+use std::mem::MaybeUninit;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -102,6 +103,12 @@ pub fn values(x: &FlexTensor) -> &[f32] {
     x.as_slice::<f32>().expect("contiguous f32 storage")
 }
 
+/// Elements per parallel chunk for a kernel that works on whole rows of
+/// `row_len` values: about [`CHUNK`], rounded to whole rows.
+pub fn row_chunk(row_len: usize) -> usize {
+    row_len * (CHUNK / row_len.max(1)).max(1)
+}
+
 /// A new tensor of `shape` whose values `fill` writes, `chunk` elements at a
 /// time in parallel; `fill` gets the chunk's offset and its output slice.
 pub fn build(
@@ -109,26 +116,40 @@ pub fn build(
     chunk: usize,
     fill: impl Fn(usize, &mut [f32]) + Sync,
 ) -> FlexTensor {
-    let mut out = vec![0f32; shape.num_elements()];
-    out.par_chunks_mut(chunk)
+    // Not `vec![0.0; n]`: that zeroes the whole buffer on the calling thread
+    // before the parallel fill (a memset the profile showed on the main
+    // thread). Each chunk is zeroed by the worker that fills it, while it is
+    // in that core's cache.
+    let (n, chunk) = (shape.num_elements(), chunk.max(1));
+    let mut out: Vec<f32> = Vec::with_capacity(n);
+    out.spare_capacity_mut()[..n]
+        .par_chunks_mut(chunk)
         .enumerate()
-        .for_each(|(i, o)| fill(i * chunk, o));
+        .for_each(|(i, o)| {
+            o.fill(MaybeUninit::new(0.0));
+            // SAFETY: every element of `o` was just initialised, and
+            // `MaybeUninit<f32>` has the layout of `f32`.
+            let o = unsafe { &mut *(o as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            fill(i * chunk, o)
+        });
+    // SAFETY: the chunks cover `0..n`, and each was initialised above.
+    unsafe { out.set_len(n) };
     FlexTensor::from_data(TensorData::new(out, shape))
 }
 
-/// The backward of a fused one-input kernel: from the tensor it saved in the
-/// forward pass (its input or its output) and the incoming gradient, the
-/// gradient of its input.
-pub type BackwardKernel = fn(saved: &FlexTensor, grad: &FlexTensor) -> FlexTensor;
+/// The backward of a fused one-input kernel: from what it saved in the
+/// forward pass (its input or its output, and any constants) and the incoming
+/// gradient, the gradient of its input.
+pub type BackwardKernel<S> = fn(saved: &S, grad: &FlexTensor) -> FlexTensor;
 
 /// A fused one-input kernel as one node of the autodiff graph.
 #[derive(Debug)]
-struct FusedUnary {
-    backward: BackwardKernel,
+struct FusedUnary<S> {
+    backward: BackwardKernel<S>,
 }
 
-impl Backward<Flex, 1> for FusedUnary {
-    type State = FlexTensor;
+impl<S: Clone + Send + std::fmt::Debug + 'static> Backward<Flex, 1> for FusedUnary<S> {
+    type State = S;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let saved = ops.state;
@@ -140,11 +161,11 @@ impl Backward<Flex, 1> for FusedUnary {
 /// `output`, computed from `input`'s values by a fused kernel, as a tracked
 /// tensor whose backward is `backward(saved, grad)`; `saved` is kept only
 /// when a gradient is needed.
-pub fn tracked_unary(
+pub fn tracked_unary<S: Clone + Send + std::fmt::Debug + 'static>(
     input: &TrackedFlexTensor,
     output: FlexTensor,
-    saved: FlexTensor,
-    backward: BackwardKernel,
+    saved: S,
+    backward: BackwardKernel<S>,
 ) -> TrackedFlexTensor {
     match (FusedUnary { backward })
         .prepare::<NoCheckpointing>([input.node.clone()])

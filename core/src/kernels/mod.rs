@@ -10,11 +10,14 @@ mod flex;
 pub mod gelu;
 pub mod gelu_math;
 pub mod heads;
+pub mod layer_norm;
+pub mod layer_norm_math;
 pub mod matmul;
 pub mod softmax;
 pub mod softmax_math;
 
 pub use gelu::gelu;
 pub use heads::{merge_heads, split_heads};
+pub use layer_norm::{normalize, scale_shift};
 pub use matmul::{linear, matmul};
 pub use softmax::masked_softmax;

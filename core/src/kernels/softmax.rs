@@ -37,21 +37,16 @@ mod flex {
     use burn::tensor::TensorMetadata;
 
     use crate::kernels::flex::{
-        build, contiguous_f32, tracked_unary, values, TrackedFlexTensor, CHUNK,
+        build, contiguous_f32, row_chunk, tracked_unary, values, TrackedFlexTensor,
     };
     use crate::kernels::softmax_math::{masked_softmax_rows, softmax_backward_rows};
-
-    /// Whole rows per parallel chunk.
-    fn chunk(row_len: usize) -> usize {
-        row_len * (CHUNK / row_len).max(1)
-    }
 
     pub fn forward(scores: &FlexTensor, bias: &FlexTensor, rows_per_bias: usize) -> FlexTensor {
         let (scores, bias) = (contiguous_f32(scores), contiguous_f32(bias));
         let (s, m) = (values(&scores), values(&bias));
         let shape = scores.shape();
         let row_len = shape[3];
-        build(shape, chunk(row_len), |at, out| {
+        build(shape, row_chunk(row_len), |at, out| {
             masked_softmax_rows(
                 &s[at..at + out.len()],
                 m,
@@ -69,7 +64,7 @@ mod flex {
         let (probs, incoming) = (values(&y), values(&grad));
         let shape = y.shape();
         let row_len = shape[3];
-        build(shape, chunk(row_len), |at, out| {
+        build(shape, row_chunk(row_len), |at, out| {
             let range = at..at + out.len();
             softmax_backward_rows(&probs[range.clone()], &incoming[range], row_len, out)
         })

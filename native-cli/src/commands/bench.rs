@@ -32,6 +32,7 @@ use bipeft_core::search::{BilevelSearch, SearchConfig};
 use bipeft_core::space::{presets, Catalogue, SpaceDef};
 use bipeft_core::task_model::{search_slots, TaskModel};
 use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::Backend;
 use burn::tensor::backend::AutodiffBackend;
@@ -442,10 +443,16 @@ fn measure<B: AutodiffBackend>(
                 .with_epochs(1)
                 .with_selection(None);
             let mut search = BilevelSearch::new(model, slots.clone(), config, 1000, &device)?;
-            let all_on = fixed_sample::<B>(
+            let all_on = fixed_sample::<B::InnerBackend>(
                 &vec![true; slots.len()],
                 &vec![slots.candidates() - 1; slots.ranked_len()],
                 slots.candidates(),
+                &device,
+            );
+            let inner_batch = synthetic_batch::<B::InnerBackend>(
+                args.batch,
+                args.seq_len,
+                bert_config.vocab_size,
                 &device,
             );
             for i in 0..args.warmup + args.steps {
@@ -462,12 +469,15 @@ fn measure<B: AutodiffBackend>(
                     times.push(started.elapsed().as_secs_f64() * 1e3);
                 }
                 // Outside the step: the supernet's forward alone, every slot on
-                // at its largest rank, to split forward from backward.
+                // at its largest rank, to split forward from backward. On the
+                // inner backend: an autodiff forward that no backward consumes
+                // keeps its saved activations until the next backward (burn
+                // frees orphaned graphs only then), so it would sit in memory
+                // through the next step and double the step's peak.
                 let at = Instant::now();
-                let loss = search
-                    .model()
-                    .loss_with(&batch, &search.model().gates(&all_on))?;
-                let _ = loss.detach();
+                let inner = search.model().valid();
+                let loss = inner.loss_with(&inner_batch, &inner.gates(&all_on))?;
+                drop(loss);
                 sync()?;
                 sections.add(timed, "supernet forward (not in the step)", at);
             }

@@ -8,6 +8,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
 use crate::backbone::hooks::{Hooks, Site};
+use crate::kernels;
 
 /// Shape and epsilon of a [`BertLayerNorm`].
 #[derive(Config, Debug)]
@@ -51,10 +52,8 @@ impl<B: Backend> BertLayerNorm<B> {
         site: Site,
         hooks: &H,
     ) -> Tensor<B, 3> {
-        let (var, mean) = input.clone().var_mean_bias(2);
-        let normalized = (input - mean) / (var + self.epsilon).sqrt();
-        let output = normalized.clone() * self.weight.val().unsqueeze::<3>()
-            + self.bias.val().unsqueeze::<3>();
+        let normalized = kernels::normalize(input, self.epsilon);
+        let output = kernels::scale_shift(normalized.clone(), self.weight.val(), self.bias.val());
         hooks.norm(site, &normalized, output)
     }
 }
